@@ -1,0 +1,118 @@
+"""The image as a lazy pyramid of tiles, so that a 40-megapixel photo opens at once and pans smoothly.
+
+On :meth:`TiledImageItem.set_image` only a small preview (longest side <= ``PREVIEW_SIDE``, by strided
+sampling) is made. When painting, the item picks the pyramid level matching the view's scale (level ``L``
+samples every ``2**L``-th pixel) and converts just the ``TILE``-sized tiles that are exposed, caching them
+(LRU). Scene coordinates are image pixels: the item covers ``(0, 0)``-``(W, H)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+TILE = 512
+PREVIEW_SIDE = 2048
+MAX_TILES = 256
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """A deep-copied ``QImage`` (RGB888) of an RGB uint8 ``(H, W, 3)`` array (contiguous or not)."""
+    arr = np.ascontiguousarray(rgb)
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class TiledImageItem(QGraphicsItem):
+    """Paints an RGB image from a preview plus lazily made full/partial-resolution tiles."""
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self._rgb: np.ndarray | None = None
+        self._preview: QPixmap | None = None
+        self._preview_step = 1
+        self._tiles: OrderedDict[tuple[int, int, int], QPixmap] = OrderedDict()
+        self.setZValue(-1)
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+
+    # --------------------------------------------------------------- content
+    def set_image(self, rgb: np.ndarray) -> None:
+        """Show RGB uint8 ``(H, W, 3)``; only the preview is made now."""
+        self.prepareGeometryChange()
+        self._rgb = rgb
+        self._tiles.clear()
+        h, w = rgb.shape[:2]
+        self._preview_step = max(1, math.ceil(max(h, w) / PREVIEW_SIDE))
+        s = self._preview_step
+        self._preview = QPixmap.fromImage(rgb_to_qimage(rgb[::s, ::s]))
+        self.update()
+
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)`` of the image (0, 0 when empty)."""
+        return (0, 0) if self._rgb is None else (self._rgb.shape[0], self._rgb.shape[1])
+
+    def tile_count(self) -> int:
+        """Tiles converted and cached so far."""
+        return len(self._tiles)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        h, w = self.image_size()
+        return QRectF(0, 0, w, h)
+
+    # -------------------------------------------------------------- painting
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if self._rgb is None or self._preview is None:
+            return
+        scale = option.levelOfDetailFromTransform(painter.worldTransform())
+        level_step = self._level_step(scale)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
+        exposed = option.exposedRect.intersected(self.boundingRect())
+        if level_step >= self._preview_step:
+            h, w = self.image_size()
+            painter.drawPixmap(QRectF(0, 0, w, h), self._preview, QRectF(self._preview.rect()))
+            return
+        self._paint_tiles(painter, exposed, level_step)
+
+    @staticmethod
+    def _level_step(scale: float) -> int:
+        """Sampling step ``2**L`` whose resolution is just above the screen's (``scale`` = screen px per image px)."""
+        if scale >= 1.0 or scale <= 0:
+            return 1
+        return 2 ** max(0, int(math.floor(math.log2(1.0 / scale))))
+
+    def _paint_tiles(self, painter: QPainter, exposed: QRectF, step: int) -> None:
+        span = TILE * step  # image pixels covered by one tile
+        c0, c1 = int(exposed.left() // span), int(math.ceil(exposed.right() / span))
+        r0, r1 = int(exposed.top() // span), int(math.ceil(exposed.bottom() / span))
+        h, w = self.image_size()
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                pix = self._tile(step, r, c)
+                x0, y0 = c * span, r * span
+                target = QRectF(x0, y0, min(span, w - x0), min(span, h - y0))
+                painter.drawPixmap(target, pix, QRectF(pix.rect()))
+
+    def _tile(self, step: int, row: int, col: int) -> QPixmap:
+        key = (step, row, col)
+        pix = self._tiles.get(key)
+        if pix is not None:
+            self._tiles.move_to_end(key)
+            return pix
+        span = TILE * step
+        y0, x0 = row * span, col * span
+        assert self._rgb is not None
+        crop = self._rgb[y0:y0 + span:step, x0:x0 + span:step]
+        pix = QPixmap.fromImage(rgb_to_qimage(crop))
+        self._tiles[key] = pix
+        while len(self._tiles) > MAX_TILES:
+            self._tiles.popitem(last=False)
+        return pix
+
+
+__all__ = ["TiledImageItem", "rgb_to_qimage", "TILE", "PREVIEW_SIDE", "Qt"]

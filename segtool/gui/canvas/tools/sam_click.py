@@ -1,0 +1,28 @@
+"""SAM click tool: left click = positive, right/Shift+click = negative; live candidate; Tab/Enter/Esc."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+
+from segtool.gui.canvas.tools.base import PromptTool, is_negative
+
+
+class SamClickTool(PromptTool):
+    """Each click re-predicts with every click so far and the previous low-res logits (multi-mask first)."""
+
+    name = "sam-click"
+    source = "sam"
+    engine_name = "sam"
+    multimask = True
+    cursor = Qt.CursorShape.CrossCursor
+
+    def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
+        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
+            return False
+        if not self.session.sam_available():
+            self.canvas.status_message.emit("no SAM model: install one with `segtool models download mobile_sam`")
+            return True
+        # after the first click, a single best mask is what the user refines
+        self.multimask = len(self.prompt.points) == 0
+        self.add_click(pos, is_negative(button, modifiers))
+        return True

@@ -1,0 +1,209 @@
+"""Background jobs for the GUI: a pool for slow work and a latest-request-wins queue for predictions.
+
+Every job carries ``(image_id, generation)``. Results come back on the GUI thread through Qt signals
+(queued connections); the receiver compares the generation with its own and drops stale results.
+
+- :class:`BackgroundPool`: encoder runs, prefetch of neighbouring images, proposals, export. A job is a
+  callable ``fn(control) -> result``; it may call ``control.progress(done, total)`` and should return early
+  when ``control.cancelled`` is true.
+- :class:`LatestRequestQueue`: interactive predictions. At most one runs at a time; a request made while
+  one runs replaces the queued one (the user's latest click wins), so predictions never pile up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+@dataclass
+class JobResult:
+    """What a finished job hands back: its tags, its value or its error message."""
+
+    job_id: int
+    kind: str
+    image_id: int
+    generation: int
+    value: Any = None
+    error: str | None = None
+    cancelled: bool = False
+
+
+@dataclass
+class JobControl:
+    """Handed to a running job: report progress, check for cancellation."""
+
+    job_id: int
+    kind: str
+    image_id: int
+    generation: int
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _emit_progress: Callable[[int, int, int], None] | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called; long jobs poll this and return early."""
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Ask the job to stop (cooperative)."""
+        self._cancel.set()
+
+    def progress(self, done: int, total: int) -> None:
+        """Report ``done`` of ``total`` steps (0, 0 = indeterminate); thread-safe."""
+        if self._emit_progress is not None:
+            self._emit_progress(self.job_id, done, total)
+
+
+class _Signals(QObject):
+    finished = Signal(object)  # JobResult
+    progress = Signal(int, int, int)  # job_id, done, total
+
+
+class _Runnable(QRunnable):
+    def __init__(self, fn: Callable[[JobControl], Any], control: JobControl, signals: _Signals) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._fn, self._control, self._signals = fn, control, signals
+
+    def run(self) -> None:  # worker thread
+        c = self._control
+        result = JobResult(c.job_id, c.kind, c.image_id, c.generation)
+        if c.cancelled:
+            result.cancelled = True
+        else:
+            try:
+                result.value = self._fn(c)
+            except Exception as exc:  # reported to the GUI, never raised in a worker thread
+                result.error = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+            result.cancelled = c.cancelled
+        try:
+            self._signals.finished.emit(result)
+        except RuntimeError:  # the receiving QObject is gone (window closed)
+            pass
+
+
+_ids = itertools.count(1)
+
+
+class BackgroundPool(QObject):
+    """A thread pool for slow jobs, with progress and cancel.
+
+    Parameters
+    ----------
+    max_threads : worker threads (1 keeps the CPU free for interactive predictions).
+    """
+
+    job_finished = Signal(object)  # JobResult
+    job_progress = Signal(int, int, int)  # job_id, done, total
+
+    def __init__(self, max_threads: int = 1, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._signals = _Signals(self)
+        self._signals.finished.connect(self._on_signals_finished)
+        self._signals.progress.connect(self.job_progress)
+        self._callbacks: dict[int, Callable[[JobResult], None] | None] = {}
+        self._controls: dict[int, JobControl] = {}
+
+    def submit(self, kind: str, image_id: int, generation: int, fn: Callable[[JobControl], Any],
+               on_done: Callable[[JobResult], None] | None = None, priority: int = 0) -> JobControl:
+        """Queue ``fn(control)``; ``on_done(JobResult)`` is called on the GUI thread when it ends."""
+        control = JobControl(next(_ids), kind, image_id, generation,
+                             _emit_progress=self._signals.progress.emit)
+        self._callbacks[control.job_id] = on_done
+        self._controls[control.job_id] = control
+        self._pool.start(_Runnable(fn, control, self._signals), priority)
+        return control
+
+    def pending(self, kind: str | None = None) -> list[JobControl]:
+        """Jobs queued or running (optionally of one ``kind``)."""
+        return [c for c in self._controls.values() if kind is None or c.kind == kind]
+
+    def cancel_all(self, kind: str | None = None) -> None:
+        """Cancel every job (of ``kind``); queued ones end at once, running ones when they poll."""
+        for control in self.pending(kind):
+            control.cancel()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until every job ended (tests, shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_signals_finished(self, result: JobResult) -> None:
+        self._controls.pop(result.job_id, None)
+        callback = self._callbacks.pop(result.job_id, None)
+        if callback is not None:
+            callback(result)
+        self.job_finished.emit(result)
+
+
+class LatestRequestQueue(QObject):
+    """Interactive predictions: one at a time, the latest queued request replaces older queued ones."""
+
+    job_finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = BackgroundPool(1, self)
+        self._running: JobControl | None = None
+        self._queued: tuple | None = None
+        #: Requests replaced before they ran (coalesced away).
+        self.coalesced = 0
+
+    def request(self, kind: str, image_id: int, generation: int, fn: Callable[[JobControl], Any],
+                on_done: Callable[[JobResult], None] | None = None) -> None:
+        """Run ``fn`` now if idle, else queue it in place of any request still waiting."""
+        if self._running is None:
+            self._start(kind, image_id, generation, fn, on_done)
+            return
+        if self._queued is not None:
+            self.coalesced += 1
+        self._queued = (kind, image_id, generation, fn, on_done)
+
+    def busy(self) -> bool:
+        """True while a prediction runs or waits."""
+        return self._running is not None or self._queued is not None
+
+    def clear(self) -> None:
+        """Forget the queued request (image switch); the running one ends and is dropped as stale."""
+        self._queued = None
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the running job ended (its callback runs on the next event-loop turn)."""
+        return self._pool.wait(msecs)
+
+    def _start(self, kind, image_id, generation, fn, on_done) -> None:
+        def finished(result: JobResult) -> None:
+            self._running = None
+            if on_done is not None:
+                on_done(result)
+            self.job_finished.emit(result)
+            if self._queued is not None:
+                queued, self._queued = self._queued, None
+                self._start(*queued)
+
+        self._running = self._pool.submit(kind, image_id, generation, fn, finished)
+
+
+class WorkerPools(QObject):
+    """The two pools the GUI uses: ``background`` (slow jobs) and ``interactive`` (predictions)."""
+
+    def __init__(self, background_threads: int = 1, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.background = BackgroundPool(background_threads, self)
+        self.interactive = LatestRequestQueue(self)
+
+    def shutdown(self, msecs: int = 5000) -> None:
+        """Cancel background jobs and wait for both pools."""
+        self.background.cancel_all()
+        self.interactive.clear()
+        self.background.wait(msecs)
+        self.interactive.wait(msecs)
