@@ -1,0 +1,1 @@
+"""segtool.gui.dialogs: export, settings, about."""

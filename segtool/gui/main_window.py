@@ -1,0 +1,308 @@
+"""The main window: wiring only. Canvas in the centre, docks around it, actions with shortcuts.
+
+What lives where: drawing and tools in :mod:`segtool.gui.canvas`, docks in :mod:`segtool.gui.panels`,
+dialogs in :mod:`segtool.gui.dialogs`, start-up in :mod:`segtool.gui.app`. Nothing here computes masks
+and nothing needs saving: every committed edit is already in the SQLite project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
+
+from segtool.core.errors import SegtoolError
+from segtool.gui.app import CURRENT_IMAGE_KEY, MODEL_HINT, SamChoice, create_sam, open_project_path
+from segtool.gui.canvas import SAM_TOOLS, AnnotationCanvas, EditorSession
+from segtool.gui.panels.classes import ClassesPanel
+from segtool.gui.panels.image_list import ImageListPanel
+from segtool.gui.panels.instances import InstancesPanel
+from segtool.gui.panels.status_bar import StatusBar
+from segtool.gui.panels.tool_options import ToolOptionsPanel
+from segtool.gui.settings import AppSettings
+
+#: (tool name, menu text, shortcut), in toolbar order.
+TOOL_ACTIONS = (
+    ("sam-click", "SAM click", "S"), ("sam-box", "SAM box", "X"), ("wand", "Magic wand", "W"),
+    ("grabcut", "GrabCut", "G"), ("refine", "Refine selected", "R"), ("watershed", "Watershed", "T"),
+    ("superpixel", "Superpixels", "U"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"),
+    ("polygon", "Polygon", "O"), ("pan", "Pan / select", "V"),
+)
+
+
+class MainWindow(QMainWindow):
+    """The annotation window. ``open_project(path)`` shows a project; ``store`` is the open one."""
+
+    def __init__(self, settings: AppSettings | None = None, *, sam: SamChoice | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("segtool")
+        self.settings = settings or AppSettings()
+        self.store: Any = None
+        self._docs: dict[int, tuple[Any, Any]] = {}
+        self.session = EditorSession(parent=self)
+        self.canvas = AnnotationCanvas(self.session, self)
+        self.setCentralWidget(self.canvas)
+        self.images_panel = ImageListPanel(self)
+        self.classes_panel = ClassesPanel(self)
+        self.instances_panel = InstancesPanel(self.session, self.classes_panel.class_by_id,
+                                              self.classes_panel.current_class_id, self)
+        self.options_panel = ToolOptionsPanel(self.session.options, self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.images_panel)
+        for dock in (self.classes_panel, self.instances_panel, self.options_panel):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.actions: dict[str, QAction] = {}
+        self._build_actions()
+        self._connect()
+        self.set_sam(sam if sam is not None else create_sam(self.settings.model, self.settings.device))
+        self.set_tool("pan")
+
+    # ------------------------------------------------------------ actions
+    def _action(self, key: str, text: str, shortcuts: Any, slot: Any, menu: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            seqs = [QKeySequence(s) for s in (shortcuts if isinstance(shortcuts, list | tuple) else [shortcuts])]
+            action.setShortcuts(seqs)
+            action.setToolTip(f"{text} ({seqs[0].toString()})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        self._action("open", "Open folder or project…", QKeySequence.StandardKey.Open, self._on_open_triggered, m)
+        self._action("export", "Export…", "Ctrl+E", self.show_export_dialog, m)
+        self._action("settings", "Settings…", "Ctrl+,", self.show_settings_dialog, m)
+        m.addSeparator()
+        self._action("quit", "Quit", "Ctrl+Q", self.close, m)
+        m = bar.addMenu("&Edit")
+        self._action("undo", "Undo", "Ctrl+Z", self._on_undo_triggered, m)
+        self._action("redo", "Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self._on_redo_triggered, m)
+        self._action("delete", "Delete selected", ["Del", "Backspace"], self.instances_panel.delete_selected, m)
+        self._action("merge", "Merge selected", "Ctrl+M", self.instances_panel.merge_selected, m)
+        self._action("relabel", "Relabel selected", "Ctrl+L", self.instances_panel.relabel_selected, m)
+        m = bar.addMenu("&Image")
+        self._action("next", "Next image", ["D", "PgDown"], lambda: self.images_panel.step(+1), m)
+        self._action("previous", "Previous image", ["A", "PgUp"], lambda: self.images_panel.step(-1), m)
+        self._action("done", "Mark done", "Ctrl+Return", lambda: self.set_image_status("done"), m)
+        self._action("fit", "Fit to window", "Ctrl+0", self.canvas.fit_to_window, m)
+        m = bar.addMenu("&Tools")
+        toolbar = self.addToolBar("Tools")
+        toolbar.setObjectName("ToolsToolBar")
+        group = QActionGroup(self)
+        for name, text, key in TOOL_ACTIONS:
+            action = self._action(f"tool:{name}", text, key, lambda _=False, n=name: self.set_tool(n), m)
+            action.setCheckable(True)
+            group.addAction(action)
+            toolbar.addAction(action)
+        m = bar.addMenu("&Classes")
+        for k in range(9):
+            self._action(f"class:{k + 1}", f"Class {k + 1}", str(k + 1),
+                         lambda _=False, i=k: self.classes_panel.choose_index(i), m)
+        m = bar.addMenu("&Help")
+        self._action("about", "About segtool", None, self.show_about_dialog, m)
+
+    def _connect(self) -> None:
+        self.images_panel.image_activated.connect(self.show_image)
+        self.classes_panel.class_chosen.connect(self.session.set_current_class)
+        self.classes_panel.classes_changed.connect(self._on_classes_changed)
+        self.instances_panel.visibility_changed.connect(self._apply_visibility)
+        self.session.document_changed.connect(self._on_session_document_changed)
+        self.session.sam_state_changed.connect(self.status.set_encoder_state)
+        self.session.encode_progress.connect(self.status.set_encode_progress)
+        self.canvas.status_message.connect(lambda text: self.status.showMessage(text, 4000))
+        self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
+
+    # -------------------------------------------------------------- model
+    def set_sam(self, choice: SamChoice) -> None:
+        """Use SAM ``choice`` (engine or None); SAM tools are disabled with a hint when there is none."""
+        self.sam = choice
+        self.session.set_sam_engine(choice.engine)
+        self.status.set_model(choice.label, choice.device)
+        self.status.set_encoder_state(self.session.sam_state)
+        for name in SAM_TOOLS:
+            action = self.actions[f"tool:{name}"]
+            action.setEnabled(choice.engine is not None)
+            text = action.text()
+            action.setToolTip(f"{text} ({action.shortcut().toString()})" if choice.engine is not None
+                              else f"{text}: unavailable. {choice.error or MODEL_HINT}")
+        if choice.engine is None and self.canvas.tool_name() in SAM_TOOLS:
+            self.set_tool("pan")
+
+    def set_tool(self, name: str) -> None:
+        """Switch the canvas tool (SAM tools only when a model is loaded)."""
+        if name in SAM_TOOLS and self.session.sam_engine is None:
+            self.status.showMessage(MODEL_HINT, 8000)
+            return
+        self.canvas.set_tool(name)
+
+    # ------------------------------------------------------------ project
+    def open_project(self, path: str | Path) -> None:
+        """Open a folder (creating its project) or a ``.segtool`` file, and go to the last image shown."""
+        store = open_project_path(path)
+        self.close_project()
+        self.store = store
+        self.session.set_store(store)
+        self.settings.last_project = str(store.path)
+        self.setWindowTitle(f"segtool — {store.path}")
+        self.classes_panel.set_store(store)
+        records = store.images()
+        self.images_panel.set_images(records)
+        ids = [r.id for r in records]
+        last = store.meta_get(CURRENT_IMAGE_KEY)
+        if ids:
+            self.show_image(last if last in ids else ids[0])
+
+    def close_project(self) -> None:
+        """Close the open project (everything is already saved)."""
+        if self.store is not None:
+            self.session.pools.background.cancel_all()
+            self._docs.clear()
+            self.store.close()
+            self.store = None
+
+    def document(self, image_id: int) -> tuple[Any, Any]:
+        """``(ImageDocument, History)`` of ``image_id``; a few are kept so undo survives switching back."""
+        if image_id not in self._docs:
+            from segtool.core.history import History
+
+            doc = self.store.open_image(image_id)
+            self._docs[image_id] = (doc, History(doc))
+            while len(self._docs) > 8:
+                self._docs.pop(next(iter(self._docs)))
+        return self._docs[image_id]
+
+    def show_image(self, image_id: int) -> None:
+        """Load and show image ``image_id``; remember it in the project; prefetch its neighbours."""
+        from segtool.io.images import load_image
+
+        record = self.images_panel.record(image_id)
+        if record is None or self.store is None:
+            return
+        try:
+            rgb = load_image(self.store.root / record.path)
+        except SegtoolError as exc:
+            self.status.showMessage(str(exc), 10000)
+            return
+        doc, history = self.document(image_id)
+        self.images_panel.set_current(image_id)
+        self.canvas.show_image(image_id, rgb, doc, history)
+        self.store.meta_set(CURRENT_IMAGE_KEY, image_id)
+        self.status.set_position(self.images_panel.position(image_id) + 1, len(self.images_panel.records()),
+                                 record.path)
+        self.session.prefetch([(r.id, self.store.root / r.path) for r in self.images_panel.neighbours(image_id)])
+        self.instances_panel.reload()
+        self._apply_visibility()
+
+    def set_image_status(self, status: str) -> None:
+        """Set the review status of the current image (durable at once)."""
+        image_id = self.images_panel.current_id()
+        if self.store is None or image_id is None:
+            return
+        doc, _ = self.document(image_id)
+        doc.set_status(status)
+        self.images_panel.set_status(image_id, status)
+
+    # --------------------------------------------------------------- slots
+    def _on_session_document_changed(self, _ids: list) -> None:
+        self._apply_visibility()
+        image_id = self.images_panel.current_id()
+        record = self.images_panel.record(image_id) if image_id is not None else None
+        if record is not None and record.status == "todo" and self.session.instances():
+            self.set_image_status("in-progress")
+
+    def _apply_visibility(self, *_args: object) -> None:
+        hidden = self.instances_panel.hidden
+        for iid, item in self.canvas.overlay_items().items():
+            item.setVisible(iid not in hidden)
+
+    def _on_classes_changed(self) -> None:
+        self.canvas.refresh_overlays()
+        self.instances_panel.reload()
+        self._apply_visibility()
+
+    def _on_canvas_tool_changed(self, name: str) -> None:
+        action = self.actions.get(f"tool:{name}")
+        if action is not None:
+            action.setChecked(True)
+        self.status.set_tool(name)
+
+    def _on_undo_triggered(self) -> None:
+        if not self.session.undo():
+            self.status.showMessage("nothing to undo", 2000)
+
+    def _on_redo_triggered(self) -> None:
+        if not self.session.redo():
+            self.status.showMessage("nothing to redo", 2000)
+
+    def _on_open_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open an image folder")
+        if folder:
+            self._guard(lambda: self.open_project(folder))
+
+    def _guard(self, action: Any) -> None:
+        try:
+            action()
+        except SegtoolError as exc:
+            QMessageBox.warning(self, "segtool", str(exc))
+
+    # ------------------------------------------------------------- dialogs
+    def show_export_dialog(self) -> None:
+        from segtool.gui.dialogs.export import ExportDialog
+
+        if self.store is not None:
+            ExportDialog(self.store, self.session.pools.background, self).exec()
+
+    def show_settings_dialog(self) -> None:
+        from segtool.gui.dialogs.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.set_sam(create_sam(self.settings.model, self.settings.device))
+
+    def show_about_dialog(self) -> None:
+        from segtool.gui.dialogs.about import show_about
+
+        show_about(self)
+
+    # --------------------------------------------------------- screenshot
+    def wait_until_idle(self, timeout_ms: int = 20000) -> None:
+        """Process events until the SAM encoder and background jobs are done (screenshots, tests)."""
+        loop_deadline = QTimer()
+        loop_deadline.setSingleShot(True)
+        loop_deadline.start(timeout_ms)
+        while loop_deadline.isActive() and (self.session.sam_state == "encoding"
+                                            or self.session.pools.background.pending("encode")):
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    def save_screenshot(self, file: Path) -> bool:
+        """Render the window (with the image, overlays and docks) to the PNG ``file``."""
+        for _ in range(5):
+            QApplication.processEvents()
+        self.canvas.fit_to_window()
+        self.wait_until_idle()
+        for _ in range(5):
+            QApplication.processEvents()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return bool(self.grab().save(str(file), "PNG"))
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        """Fit the image once the window has its real size."""
+        super().showEvent(event)
+        QTimer.singleShot(0, self.canvas.fit_to_window)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        """Quit without asking: every committed edit is already in the project."""
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.session.shutdown()
+        self.close_project()
+        super().closeEvent(event)

@@ -1,0 +1,200 @@
+"""The instances dock: every mask of the current image with its class, colour, visibility and z-order.
+
+Buttons act on the selected rows: move up / down in z-order, delete, merge, relabel to the current
+class. Each of them builds a core command (:mod:`segtool.core.commands`) and pushes it through the
+editor session, so it is undoable and durable like a canvas edit. Visibility is a view setting (not
+stored in the project): hidden ids are handed to the canvas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QGridLayout,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segtool.core.document import Instance, LabelClass
+from segtool.gui.panels import instance_commands as cmds
+from segtool.gui.panels.classes import color_icon
+
+_ID_ROLE = Qt.ItemDataRole.UserRole
+_GREY = (128, 128, 128)
+
+
+class InstancesPanel(QDockWidget):
+    """Dock listing the current image's instances, top of the z-order first.
+
+    Parameters
+    ----------
+    session : the canvas ``EditorSession`` (instances, selection, ``push`` of commands).
+    class_lookup : ``class_id -> LabelClass | None`` (names and colours).
+    current_class : ``() -> class id`` used by *Relabel*.
+
+    Signals
+    -------
+    visibility_changed(list) : ids of the instances now hidden.
+    """
+
+    visibility_changed = Signal(list)
+
+    def __init__(self, session: Any, class_lookup: Callable[[int | None], LabelClass | None],
+                 current_class: Callable[[], int | None], parent: QWidget | None = None) -> None:
+        super().__init__("Instances", parent)
+        self.setObjectName("InstancesPanel")
+        self.session = session
+        self._class_lookup = class_lookup
+        self._current_class = current_class
+        self.hidden: set[int] = set()
+        self._syncing = False
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.tree = QTreeWidget(body)
+        self.tree.setHeaderLabels(["#", "class", "area", "source"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        layout.addWidget(self.tree, 1)
+        grid = QGridLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for k, (key, label, tip) in enumerate([
+            ("up", "Up", "Bring forward (z-order)"), ("down", "Down", "Send backward (z-order)"),
+            ("relabel", "Relabel", "Give the selected instances the current class"),
+            ("merge", "Merge", "Merge the selected instances into one"),
+            ("delete", "Delete", "Delete the selected instances (Del)"),
+            ("visible", "Hide/show", "Toggle visibility of the selected instances"),
+        ]):
+            button = QPushButton(label, body)
+            button.setToolTip(tip)
+            grid.addWidget(button, k // 3, k % 3)
+            self.buttons[key] = button
+        layout.addLayout(grid)
+        self.setWidget(body)
+        self.buttons["up"].clicked.connect(lambda: self.move_selected(+1))
+        self.buttons["down"].clicked.connect(lambda: self.move_selected(-1))
+        self.buttons["relabel"].clicked.connect(self.relabel_selected)
+        self.buttons["merge"].clicked.connect(self.merge_selected)
+        self.buttons["delete"].clicked.connect(self.delete_selected)
+        self.buttons["visible"].clicked.connect(self.toggle_visibility)
+        self.tree.itemSelectionChanged.connect(self._on_tree_selection_changed)
+        self.tree.itemChanged.connect(self._on_tree_item_changed)
+        session.document_changed.connect(self._on_session_document_changed)
+        session.selection_changed.connect(self._on_session_selection_changed)
+
+    # ------------------------------------------------------------- content
+    def reload(self) -> None:
+        """Rebuild the rows from the session's instances (top of the z-order first)."""
+        self._syncing = True
+        self.tree.clear()
+        present = set()
+        for inst in reversed(self.session.instances()):
+            present.add(inst.id)
+            self.tree.addTopLevelItem(self._make_item(inst))
+        self.hidden &= present
+        self._syncing = False
+        self._on_session_selection_changed(list(self.session.selected_ids))
+        self._update_buttons()
+
+    def _make_item(self, inst: Instance) -> QTreeWidgetItem:
+        cls = self._class_lookup(inst.class_id)
+        item = QTreeWidgetItem([str(inst.id), cls.name if cls else "(none)", str(inst.area), inst.source])
+        item.setIcon(1, color_icon(cls.color if cls else _GREY))
+        item.setData(0, _ID_ROLE, inst.id)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(0, Qt.CheckState.Unchecked if inst.id in self.hidden else Qt.CheckState.Checked)
+        if inst.state == "pending":
+            item.setText(3, f"{inst.source} (pending)")
+        return item
+
+    def ids(self) -> list[int]:
+        """Instance ids in row order (top of the z-order first)."""
+        return [int(self.tree.topLevelItem(i).data(0, _ID_ROLE)) for i in range(self.tree.topLevelItemCount())]
+
+    def selected_ids(self) -> list[int]:
+        return [int(it.data(0, _ID_ROLE)) for it in self.tree.selectedItems()]
+
+    # ------------------------------------------------------------- actions
+    def delete_selected(self) -> None:
+        """Delete the selected instances (one undo step)."""
+        ids = self.selected_ids()
+        if ids:
+            self.session.push(cmds.delete(ids))
+
+    def relabel_selected(self) -> None:
+        """Give the selected instances the current class."""
+        ids = self.selected_ids()
+        if ids:
+            self.session.push(cmds.relabel(ids, self._current_class()))
+
+    def merge_selected(self) -> None:
+        """Merge the selected instances into the lowest-id one."""
+        ids = self.selected_ids()
+        if len(ids) >= 2:
+            self.session.push(cmds.merge(sorted(ids)))
+
+    def move_selected(self, delta: int) -> None:
+        """Move the selected instances ``delta`` steps up (+1) or down (-1) in z-order."""
+        chosen = set(self.selected_ids())
+        order = [inst.id for inst in self.session.instances()]  # bottom to top
+        ids = [i for i in order if i in chosen]
+        if not ids or (delta > 0 and order[-len(ids):] == ids) or (delta < 0 and order[:len(ids)] == ids):
+            return
+        with self.session.macro("reorder"):
+            for command in cmds.reorder(ids, delta):
+                self.session.push(command)
+
+    def toggle_visibility(self) -> None:
+        """Hide the selected instances if any is visible, else show them all."""
+        ids = set(self.selected_ids())
+        self.hidden = (self.hidden - ids) if ids <= self.hidden else (self.hidden | ids)
+        self.reload()
+        self.visibility_changed.emit(sorted(self.hidden))
+
+    # --------------------------------------------------------------- slots
+    def _update_buttons(self) -> None:
+        n = len(self.selected_ids())
+        for key in ("up", "down", "relabel", "delete", "visible"):
+            self.buttons[key].setEnabled(n > 0)
+        self.buttons["merge"].setEnabled(n >= 2)
+
+    def _on_tree_selection_changed(self) -> None:
+        self._update_buttons()
+        if not self._syncing:
+            self._syncing = True
+            self.session.select(self.selected_ids())
+            self._syncing = False
+
+    def _on_tree_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._syncing or column != 0:
+            return
+        iid = int(item.data(0, _ID_ROLE))
+        before = set(self.hidden)
+        if item.checkState(0) == Qt.CheckState.Checked:
+            self.hidden.discard(iid)
+        else:
+            self.hidden.add(iid)
+        if self.hidden != before:
+            self.visibility_changed.emit(sorted(self.hidden))
+
+    def _on_session_document_changed(self, _ids: list) -> None:
+        self.reload()
+
+    def _on_session_selection_changed(self, ids: list) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        wanted = {int(i) for i in ids}
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            item.setSelected(int(item.data(0, _ID_ROLE)) in wanted)
+        self._syncing = False
+        self._update_buttons()

@@ -1,0 +1,48 @@
+"""The status bar: SAM model and device, encoder state with a progress bar, tool, image position."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+
+class StatusBar(QStatusBar):
+    """Permanent fields (right side) plus Qt's transient messages (left side)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tool_label = QLabel("tool: -")
+        self.model_label = QLabel("model: -")
+        self.device_label = QLabel("device: -")
+        self.encoder_label = QLabel("SAM: -")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(110)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.position_label = QLabel("no image")
+        for widget in (self.tool_label, self.model_label, self.device_label, self.encoder_label, self.progress,
+                       self.position_label):
+            self.addPermanentWidget(widget)
+
+    def set_model(self, label: str, device: str) -> None:
+        """Show the SAM model ``label`` and its ``device`` (``cpu``/``cuda``)."""
+        self.model_label.setText(f"model: {label}")
+        self.device_label.setText(f"device: {device}")
+
+    def set_tool(self, name: str) -> None:
+        self.tool_label.setText(f"tool: {name}")
+
+    def set_encoder_state(self, state: str) -> None:
+        """``none`` | ``encoding`` | ``ready`` | ``error`` (the session's ``sam_state_changed``)."""
+        text = {"none": "SAM: off", "encoding": "SAM: encoding…", "ready": "SAM: ready",
+                "error": "SAM: error"}.get(state, f"SAM: {state}")
+        self.encoder_label.setText(text)
+        self.progress.setVisible(state == "encoding")
+
+    def set_encode_progress(self, done: int, total: int) -> None:
+        """``done`` of ``total`` (0, 0 = busy indicator)."""
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(done)
+
+    def set_position(self, index: int, count: int, name: str) -> None:
+        """Show ``index`` (1-based) of ``count`` and the image ``name``."""
+        self.position_label.setText(f"{index}/{count}  {name}")

@@ -1,0 +1,45 @@
+"""The tool options dock: magic-wand tolerance, brush size, edge snapping, multi-mask output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QDockWidget, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+
+
+class ToolOptionsPanel(QDockWidget):
+    """Edits the canvas session's ``ToolOptions`` in place (tools read them at each interaction)."""
+
+    def __init__(self, options: Any, parent: QWidget | None = None) -> None:
+        super().__init__("Tool options", parent)
+        self.setObjectName("ToolOptionsPanel")
+        self.options = options
+        body = QWidget(self)
+        form = QFormLayout(body)
+        self.tolerance = QDoubleSpinBox(body)
+        self.tolerance.setRange(0.5, 100.0)
+        self.tolerance.setValue(float(options.wand_tolerance))
+        self.tolerance.setToolTip("Magic wand colour tolerance (Lab distance)")
+        self.brush = QSpinBox(body)
+        self.brush.setRange(1, 500)
+        self.brush.setValue(int(options.brush_radius))
+        self.brush.setToolTip("Brush / eraser radius in image pixels ([ and ] change it)")
+        self.snap = QCheckBox("snap polygon edges", body)
+        self.snap.setChecked(bool(options.snap_edges))
+        self.multimask = QCheckBox("SAM multi-mask (Tab cycles)", body)
+        self.multimask.setChecked(bool(options.multimask))
+        form.addRow("Wand tolerance", self.tolerance)
+        form.addRow("Brush radius", self.brush)
+        form.addRow(self.snap)
+        form.addRow(self.multimask)
+        self.setWidget(body)
+        self.tolerance.valueChanged.connect(lambda v: setattr(self.options, "wand_tolerance", float(v)))
+        self.brush.valueChanged.connect(lambda v: setattr(self.options, "brush_radius", int(v)))
+        self.snap.toggled.connect(lambda v: setattr(self.options, "snap_edges", bool(v)))
+        self.multimask.toggled.connect(lambda v: setattr(self.options, "multimask", bool(v)))
+
+    def sync(self) -> None:
+        """Show the current option values (after ``[``/``]`` changed the brush in the canvas)."""
+        self.brush.blockSignals(True)
+        self.brush.setValue(int(self.options.brush_radius))
+        self.brush.blockSignals(False)
