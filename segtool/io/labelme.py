@@ -1,0 +1,156 @@
+"""labelme JSON import: polygons, rectangles, circles and masks become instances.
+
+One labelme file describes one image (``imagePath`` relative to the JSON file, ``imageHeight``,
+``imageWidth``, ``shapes``). Shapes with the same ``label`` and a non-null ``group_id`` form one
+instance (labelme's convention for objects in several pieces). Line, line-strip and point
+shapes carry no area and are skipped (counted in :attr:`ImportedDataset.source`'s report by the
+caller). Every problem is collected; the first ones are raised as one
+:class:`~segtool.core.errors.FormatError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from segtool.core import masks
+from segtool.core.errors import FormatError
+from segtool.io.coco import read_json
+from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems, safe_relpath
+
+#: Shape types without an area, skipped on import.
+SKIPPED_SHAPES = ("line", "linestrip", "point", "points")
+
+
+def _points(shape: dict) -> np.ndarray | None:
+    pts = shape.get("points")
+    try:
+        arr = np.asarray(pts, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
+        return None
+    return arr
+
+
+def shape_to_mask(shape: dict, height: int, width: int) -> tuple[np.ndarray | None, str | None]:
+    """Rasterise one labelme shape to a bool ``(H, W)`` mask, as labelme itself does (PIL drawing).
+
+    Returns ``(mask, None)``, ``(None, None)`` for shapes without area, or ``(None, reason)``.
+    """
+    kind = shape.get("shape_type") or "polygon"
+    if kind in SKIPPED_SHAPES:
+        return None, None
+    pts = _points(shape)
+    if pts is None:
+        return None, "points must be a list of [x, y] numbers"
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    if kind == "polygon":
+        if len(pts) < 3:
+            return None, f"polygon with {len(pts)} point(s); at least 3 are needed"
+        draw.polygon([tuple(p) for p in pts], outline=1, fill=1)
+    elif kind == "rectangle" and len(pts) == 2:
+        (x0, y0), (x1, y1) = np.sort(pts, axis=0)
+        draw.rectangle([x0, y0, x1, y1], outline=1, fill=1)
+    elif kind == "circle" and len(pts) == 2:
+        r = math.dist(pts[0], pts[1])
+        cx, cy = pts[0]
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=1, fill=1)
+    elif kind == "mask" and len(pts) == 2:
+        return _mask_shape(shape, pts, height, width)
+    else:
+        return None, f"unsupported shape_type {kind!r} with {len(pts)} point(s)"
+    return np.asarray(canvas, dtype=bool), None
+
+
+def _mask_shape(shape: dict, pts: np.ndarray, height: int, width: int) -> tuple[np.ndarray | None, str | None]:
+    try:
+        patch = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape.get("mask") or ""))).convert("L")) > 0
+    except Exception:
+        return None, "mask shape without a readable base64 PNG"
+    x0, y0 = (int(round(v)) for v in pts.min(axis=0))
+    out = np.zeros((height, width), bool)
+    h = max(0, min(patch.shape[0], height - y0))
+    w = max(0, min(patch.shape[1], width - x0))
+    if x0 < 0 or y0 < 0:
+        return None, "mask shape starts outside the image"
+    out[y0:y0 + h, x0:x0 + w] = patch[:h, :w]
+    return out, None
+
+
+def load_labelme(path: str | Path, root: str | Path) -> ImportedDataset:
+    """Read one labelme JSON file or every ``*.json`` under a folder.
+
+    Parameters
+    ----------
+    root
+        The project folder; every ``imagePath`` (relative to its JSON file) must lie inside it and
+        becomes the ``file_name`` relative to it.
+    """
+    path, root = Path(path), Path(root).resolve()
+    files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+    if not files:
+        raise FormatError(f"no labelme .json files under {path}")
+    problems = Problems(str(path))
+    dataset = ImportedDataset(source=str(path))
+    categories: dict[str, None] = {}
+    for file in files:
+        image = _load_one(file, read_json(file), root, problems)
+        if image is not None:
+            dataset.images.append(image)
+            categories.update((a.category, None) for a in image.annotations)
+    problems.raise_if_any()
+    dataset.categories = [(name, None) for name in categories]
+    return dataset
+
+
+def _image_rel(file: Path, data: dict, root: Path) -> str | None:
+    image_path = data.get("imagePath")
+    if not isinstance(image_path, str) or not image_path.strip():
+        return None
+    full = Path(os.path.normpath(file.parent.resolve() / image_path.replace("\\", "/")))
+    try:
+        return safe_relpath(full.relative_to(root).as_posix())
+    except ValueError:
+        return None
+
+
+def _load_one(file: Path, data: Any, root: Path, problems: Problems) -> ImportedImage | None:
+    if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
+        problems.add(f"{file.name}: not a labelme file (no 'shapes' list)")
+        return None
+    rel = _image_rel(file, data, root)
+    if rel is None:
+        problems.add(f"{file.name}: imagePath {data.get('imagePath')!r} is not inside the project folder {root}")
+        return None
+    h, w = data.get("imageHeight"), data.get("imageWidth")
+    if not (isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0):
+        problems.add(f"{file.name}: imageHeight/imageWidth must be positive integers")
+        return None
+    image = ImportedImage(rel, w, h)
+    groups: dict[tuple[str, Any], np.ndarray] = {}
+    for i, shape in enumerate(data["shapes"]):
+        label = shape.get("label") if isinstance(shape, dict) else None
+        if not isinstance(label, str) or not label.strip():
+            problems.add(f"{file.name}: shapes[{i}] needs a non-empty label")
+            continue
+        mask, reason = shape_to_mask(shape, h, w)
+        if reason:
+            problems.add(f"{file.name}: shapes[{i}] ({label}): {reason}")
+        if mask is None:
+            continue
+        gid = shape.get("group_id")
+        key = (label.strip(), gid if gid is not None else ("shape", i))
+        groups[key] = groups[key] | mask if key in groups else mask
+    for (label, _), mask in groups.items():
+        if mask.any():
+            image.annotations.append(ImportedAnnotation(label, masks.encode_rle(mask)))
+    return image

@@ -1,0 +1,222 @@
+"""Dataset export and import use cases: the project store meets the io formats.
+
+- :func:`export_project` writes COCO / Pascal VOC / YOLO from a project's *accepted* instances
+  (``pending`` proposals are never exported).
+- :func:`import_into_project` validates a COCO file, VOC folder or labelme file(s) completely,
+  then adds classes, images and instances in ONE transaction: bad input raises a
+  :class:`~segtool.core.errors.FormatError` listing the first problems and changes nothing.
+  Importing the same file twice adds nothing (an identical mask of the same class on the same
+  image is skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segtool.core import masks
+from segtool.core.document import ImageRecord, Instance
+from segtool.core.errors import FormatError, ImageReadError
+from segtool.io import coco, labelme, voc, yolo
+from segtool.io.common import ImportedDataset, Problems, split_names
+from segtool.io.images import file_hash, probe_image
+from segtool.store.sqlite import ProjectStore
+
+EXPORT_FORMATS = ("coco", "voc", "yolo")
+IMPORT_FORMATS = ("coco", "voc", "labelme")
+#: ``progress(n)`` is called with the number of images just finished.
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ExportReport:
+    """Files written and counts (``details`` holds the format's own stats object)."""
+
+    files: list[Path] = field(default_factory=list)
+    images: int = 0
+    annotations: int = 0
+    details: object = None
+
+
+@dataclass
+class ImportReport:
+    """What an import added (and skipped as already present)."""
+
+    images_added: int = 0
+    classes_added: int = 0
+    instances_added: int = 0
+    instances_skipped: int = 0
+
+
+def _items(store: ProjectStore, records: list[ImageRecord]) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+    for rec in records:
+        yield rec, store.instances(rec.id, state="accepted")
+
+
+def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, segmentation: str = "rle",
+                   split: dict[str, float] | None = None, seed: int = 0, copy_images: bool = False,
+                   void_border: int = 0, progress: Progress | None = None, date: str | None = None) -> ExportReport:
+    """Export the project's accepted instances.
+
+    Parameters
+    ----------
+    out
+        COCO: a ``.json`` file, or a folder receiving ``annotations.json`` (``<split>.json`` per split
+        when ``split`` is given) and, with ``copy_images``, ``images/<relative path>``.
+        VOC / YOLO: a folder.
+    split
+        ``{"val": 0.2}``: a seeded random 20 % of the images go to ``val``, the rest to ``train``.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise FormatError(f"unknown export format {fmt!r}; use one of {EXPORT_FORMATS}")
+    out = Path(out)
+    records = store.images()
+    splits = split_names([r.path for r in records], split, seed)
+    classes = store.classes()
+    if fmt == "voc":
+        stats = voc.export_voc(out, classes, _items(store, records), image_root=store.root, splits=splits,
+                               void_border=void_border, progress=progress)
+        return ExportReport([out], stats.images, stats.objects, stats)
+    if fmt == "yolo":
+        ystats = yolo.export_yolo(out, classes, _items(store, records), image_root=store.root, splits=splits,
+                                  progress=progress)
+        return ExportReport([out], ystats.images, ystats.polygons, ystats)
+    return _export_coco(store, out, records, splits if split else None, segmentation=segmentation,
+                        copy_images=copy_images, progress=progress, date=date)
+
+
+def _export_coco(store: ProjectStore, out: Path, records: list[ImageRecord], splits: dict[str, str] | None, *,
+                 segmentation: str, copy_images: bool, progress: Progress | None, date: str | None) -> ExportReport:
+    single = out.suffix.lower() == ".json"
+    if single and (splits or copy_images):
+        raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
+    groups: dict[str, list[ImageRecord]] = {}
+    for rec in records:
+        groups.setdefault(splits[rec.path] if splits else "annotations", []).append(rec)
+    report = ExportReport()
+    classes = store.classes()
+    for name, recs in groups.items():
+        def items(recs: list[ImageRecord] = recs) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+            for rec, insts in _items(store, recs):
+                yield rec, insts
+                if progress:
+                    progress(1)
+        data, stats = coco.build_coco(classes, items(), segmentation=segmentation, date=date)
+        target = out if single else out / f"{name}.json"
+        coco.save_json(data, target)
+        report.files.append(target)
+        report.images += stats.images
+        report.annotations += stats.annotations
+        report.details = stats
+    if copy_images:
+        for rec in records:
+            _copy(store.root / rec.path, out / "images" / rec.path)
+    return report
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copy2(src, dst)
+    except OSError as exc:
+        raise ImageReadError(f"cannot copy image {src}: {exc}") from exc
+
+
+def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str) -> ImportedDataset:
+    """Parse and validate an import source on its own (no project changes)."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path} does not exist")
+    if fmt == "coco":
+        return coco.load_coco(path)
+    if fmt == "voc":
+        return voc.load_voc(path, names={v: k for k, v in voc.voc_ids(r.path for r in store.images()).items()})
+    if fmt == "labelme":
+        return labelme.load_labelme(path, store.root)
+    raise FormatError(f"unknown import format {fmt!r}; use one of {IMPORT_FORMATS}")
+
+
+def _resolve_images(store: ProjectStore, data: ImportedDataset, problems: Problems) -> dict[str, ImageRecord]:
+    """Match every imported image to a project image (adding files that exist under the root)."""
+    matched: dict[str, ImageRecord] = {}
+    new: list[ImageRecord] = []
+    for im in data.images:
+        rec = store.image_by_path(im.file_name)
+        if rec is None:
+            file = store.root / im.file_name
+            try:
+                info = probe_image(file)
+                rec = ImageRecord(0, im.file_name, info.width, info.height, file_hash(file))
+                new.append(rec)
+            except ImageReadError:
+                problems.add(f"image {im.file_name!r} is neither in the project nor a readable file under {store.root}")
+                continue
+        if (rec.width, rec.height) != (im.width, im.height):
+            problems.add(f"{im.file_name}: size {im.width}x{im.height} in the file, but the image is "
+                         f"{rec.width}x{rec.height}")
+            continue
+        matched[im.file_name] = rec
+    return matched
+
+
+def import_into_project(store: ProjectStore, path: str | os.PathLike, fmt: str, *,
+                        progress: Progress | None = None, dataset: ImportedDataset | None = None) -> ImportReport:
+    """Validate ``path`` completely, then add its classes, images and instances in one transaction.
+
+    ``dataset`` may be passed when :func:`load_dataset` already parsed ``path``.
+
+    Raises
+    ------
+    FormatError
+        Anything invalid (the message lists the first problems); the project is left unchanged.
+    """
+    data = dataset if dataset is not None else load_dataset(store, path, fmt)
+    problems = Problems(str(path))
+    matched = _resolve_images(store, data, problems)
+    problems.raise_if_any()
+    report = ImportReport()
+    with store.transaction():
+        added = store.add_images([rec for rec in matched.values() if rec.id == 0])
+        report.images_added = len(added)
+        by_path = {rec.path: rec for rec in added}
+        class_ids: dict[str, int] = {}
+        for name, color in data.categories:
+            cls = store.class_by_name(name)
+            if cls is None:
+                cls = store.add_class(name, color)
+                report.classes_added += 1
+            class_ids[name] = cls.id
+        for im in data.images:
+            rec = by_path.get(im.file_name) or matched[im.file_name]
+            _add_annotations(store, rec, im.annotations, class_ids, report)
+            if progress:
+                progress(1)
+    return report
+
+
+def _add_annotations(store: ProjectStore, rec: ImageRecord, annotations: list, class_ids: dict[str, int],
+                     report: ImportReport) -> None:
+    existing = store.instances(rec.id)
+    seen = {(i.class_id, i.rle["counts"]) for i in existing}
+    z = max((i.z for i in existing), default=-1) + 1
+    new: list[Instance] = []
+    for ann in annotations:
+        cid = class_ids.get(ann.category) or store.class_by_name(ann.category).id  # type: ignore[union-attr]
+        if (cid, ann.rle["counts"]) in seen:
+            report.instances_skipped += 1
+            continue
+        seen.add((cid, ann.rle["counts"]))
+        bbox = masks.rle_bbox(ann.rle)
+        if bbox is None:
+            report.instances_skipped += 1
+            continue
+        new.append(Instance(id=0, image_id=rec.id, class_id=cid, rle=ann.rle, bbox=bbox,
+                            area=masks.rle_area(ann.rle), score=ann.score, source="import",
+                            attributes=ann.attributes, z=z))
+        z += 1
+    if new:
+        store.add_instances(rec.id, new)
+        report.instances_added += len(new)
