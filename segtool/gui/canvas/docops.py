@@ -1,143 +1,116 @@
-"""The few document operations the canvas needs, over the store's per-image document and core History.
+"""The document operations the canvas needs, over a core ``ImageDocument`` and its ``History``.
 
-:func:`make_document_ops` picks the implementation: the project's document + ``History`` with core commands
-when a store (or a document) is given, else :class:`LocalDocumentOps`, an in-memory document with the
-same undo semantics (a window with no project open, and a fallback while lower layers evolve).
+Every change is a core command (:mod:`segtool.core.commands`) pushed on the image's
+:class:`~segtool.core.history.History`, so it is durable in the project store when it returns and undoable.
+Without a project (no store), an in-memory ``ImageDocument`` is used with the same semantics.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from segtool.core.document import Instance
+from segtool.core.commands import AddInstance, Command, EditMask
+from segtool.core.document import DocumentEvent, ImageDocument, ImageRecord, Instance
+from segtool.core.history import History
+from segtool.core.masks import bbox_union, mask_bbox
 
 Listener = Callable[[list[int]], None]
+BBox = tuple[int, int, int, int]
 
 
-class DocumentOps(Protocol):
-    """Add / edit / push / undo / redo on one image's instances; listeners get the touched ids."""
+class DocumentOps:
+    """Add / edit / push / undo / redo on one image; listeners get the touched instance ids ([] = all).
 
-    def instances(self) -> list[Instance]: ...
-    def add(self, mask: np.ndarray, class_id: int | None, source: str, score: float | None) -> int: ...
-    def edit(self, instance_id: int, mask: np.ndarray) -> None: ...
-    def push(self, command: Any) -> None: ...
-    def macro(self, name: str) -> contextlib.AbstractContextManager: ...
-    def undo(self) -> bool: ...
-    def redo(self) -> bool: ...
-    def can_undo(self) -> bool: ...
-    def can_redo(self) -> bool: ...
-    def subscribe(self, listener: Listener) -> None: ...
+    Parameters
+    ----------
+    doc : the image's ``ImageDocument``.
+    history : its ``History`` (a new one when ``None``; pass the main window's to share Ctrl+Z).
+    """
 
-
-class LocalDocumentOps:
-    """In-memory instances of one image with an undo stack; a macro groups commits into one step."""
-
-    def __init__(self, image_id: int) -> None:
-        self.image_id = image_id
-        self._items: dict[int, Instance] = {}
-        self._undo: list[list[tuple[int, Instance | None, Instance | None]]] = []
-        self._redo: list[list[tuple[int, Instance | None, Instance | None]]] = []
-        self._open: list[tuple[int, Instance | None, Instance | None]] | None = None
-        self._depth = 0
+    def __init__(self, doc: ImageDocument, history: History | None = None) -> None:
+        self.doc = doc
+        self.history = history if history is not None else History(doc)
         self._listeners: list[Listener] = []
-        self._next_id = 1
+        self._unsubscribe = doc.subscribe(self._on_doc_event)
 
-    def instances(self) -> list[Instance]:
-        return list(self._items.values())
+    def close(self) -> None:
+        """Stop listening to the document (when the canvas moves to another image)."""
+        self._unsubscribe()
+        self._listeners.clear()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def add(self, mask: np.ndarray, class_id: int | None, source: str, score: float | None) -> int:
-        new_id = self._next_id
-        self._next_id += 1
-        z = max((i.z for i in self._items.values()), default=-1) + 1
-        inst = Instance.from_mask(mask, id=new_id, image_id=self.image_id, class_id=class_id,
-                                  source=source, score=score, z=z)
-        self._record(new_id, None, inst)
-        return new_id
-
-    def edit(self, instance_id: int, mask: np.ndarray) -> None:
-        before = self._items[instance_id]
-        after = copy.copy(before)
-        fresh = Instance.from_mask(mask, id=before.id, image_id=before.image_id, class_id=before.class_id)
-        after.rle, after.bbox, after.area = fresh.rle, fresh.bbox, fresh.area
-        self._record(instance_id, before, after)
-
-    def push(self, command: Any) -> None:
-        raise NotImplementedError("core commands need a project; open or create one first")
-
-    @contextlib.contextmanager
-    def macro(self, name: str) -> Iterator[None]:
-        self._depth += 1
-        if self._depth == 1:
-            self._open = []
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0:
-                step, self._open = self._open, None
-                if step:
-                    self._undo.append(step)
-                    self._redo.clear()
-
-    def undo(self) -> bool:
-        if not self._undo:
-            return False
-        step = self._undo.pop()
-        for iid, before, _after in reversed(step):
-            self._set(iid, before)
-        self._redo.append(step)
-        self._notify([iid for iid, _, _ in step])
-        return True
-
-    def redo(self) -> bool:
-        if not self._redo:
-            return False
-        step = self._redo.pop()
-        for iid, _before, after in step:
-            self._set(iid, after)
-        self._undo.append(step)
-        self._notify([iid for iid, _, _ in step])
-        return True
-
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def _record(self, iid: int, before: Instance | None, after: Instance | None) -> None:
-        self._set(iid, after)
-        if self._open is not None:
-            self._open.append((iid, before, after))
-        else:
-            self._undo.append([(iid, before, after)])
-            self._redo.clear()
-        self._notify([iid])
-
-    def _set(self, iid: int, inst: Instance | None) -> None:
-        if inst is None:
-            self._items.pop(iid, None)
-        else:
-            self._items[iid] = inst
-
-    def _notify(self, ids: list[int]) -> None:
+    def _on_doc_event(self, event: DocumentEvent) -> None:
+        ids = [] if event.kind == "reset" else list(event.ids)
+        if event.kind == "status":
+            return
         for listener in list(self._listeners):
             listener(ids)
 
+    def instances(self) -> list[Instance]:
+        return self.doc.instances()
 
-def make_document_ops(document: Any, history: Any, store: Any, image_id: int,
+    def instance(self, instance_id: int) -> Instance | None:
+        return self.doc.instance(instance_id) if instance_id in self.doc else None
+
+    def add(self, mask: np.ndarray, class_id: int | None, source: str, score: float | None) -> int:
+        """AddInstance from bool ``(H, W)`` ``mask``; returns the new id."""
+        command = AddInstance(mask, class_id=class_id, source=source,
+                              score=None if score is None else float(score))
+        self.history.push(command)
+        assert command.instance_id is not None
+        return command.instance_id
+
+    def edit(self, instance_id: int, mask: np.ndarray) -> None:
+        """EditMask (replace) of ``instance_id`` with bool ``(H, W)`` ``mask``, cropped to old | new bbox."""
+        old = self.doc.instance(instance_id)
+        old_box = tuple(old.bbox) if old.area else None
+        box = bbox_union(old_box, mask_bbox(mask))
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        self.history.push(EditMask(instance_id, mask[y0:y1, x0:x1], box, mode="replace"))
+
+    def paint(self, instance_id: int, patch: np.ndarray, bbox: BBox, erase: bool) -> None:
+        """EditMask add/erase of bool ``patch`` (shape of ``bbox``, XYXY exclusive) on ``instance_id``."""
+        self.history.push(EditMask(instance_id, patch, bbox, mode="erase" if erase else "add"))
+
+    def push(self, command: Command) -> None:
+        self.history.push(command)
+
+    @contextlib.contextmanager
+    def macro(self, name: str) -> Iterator[None]:
+        with self.history.macro(name):
+            yield
+
+    def undo(self) -> bool:
+        return self.history.undo() is not None
+
+    def redo(self) -> bool:
+        return self.history.redo() is not None
+
+    def can_undo(self) -> bool:
+        return bool(self.history.can_undo)
+
+    def can_redo(self) -> bool:
+        return bool(self.history.can_redo)
+
+
+def make_document_ops(document: ImageDocument | None, history: History | None, store: Any, image_id: int,
                       size: tuple[int, int] | None = None) -> DocumentOps:
-    """The :class:`DocumentOps` for one image: the project's document when there is one, else local."""
-    if document is not None or store is not None:
-        from segtool.gui.canvas.storeops import StoreDocumentOps
-
-        return StoreDocumentOps(document, history, store, image_id)
-    return LocalDocumentOps(image_id)
+    """The ops for one image: ``document`` if given, else the store's ``open_image(image_id)`` when the
+    store knows the image, else an in-memory document of ``size = (H, W)``."""
+    if document is None and store is not None and image_id >= 0:
+        try:
+            document = store.open_image(image_id)
+        except Exception:  # the image is not in this project: work in memory
+            document = None
+    if document is None:
+        h, w = size or (0, 0)
+        document = ImageDocument(ImageRecord(id=image_id, path="", width=w, height=h, content_hash=""))
+    return DocumentOps(document, history)

@@ -57,7 +57,7 @@ class EditorSession(QObject):
         self.generation = 0
         self.current_class_id: int | None = None
         self.selected_ids: list[int] = []
-        self.ops: DocumentOps = make_document_ops(None, None, store, -1)
+        self.ops: DocumentOps | None = None
         self.sam_state = "none"
         #: results that arrived for an image the user had already left
         self.stale_results_dropped = 0
@@ -86,6 +86,8 @@ class EditorSession(QObject):
         self.generation += 1
         self.pools.interactive.clear()
         self.image_id, self.image = int(image_id), rgb
+        if self.ops is not None:
+            self.ops.close()
         self.ops = make_document_ops(document, history, self.store, self.image_id,
                                      size=(rgb.shape[0], rgb.shape[1]))
         self.ops.subscribe(self._on_ops_changed)
@@ -110,16 +112,23 @@ class EditorSession(QObject):
         self.pools.shutdown()
 
     # --------------------------------------------------------------- document
+    @property
+    def document(self) -> Any:
+        """The current image's ``ImageDocument`` (``None`` before the first image)."""
+        return None if self.ops is None else self.ops.doc
+
+    @property
+    def history(self) -> Any:
+        """The current image's ``History`` (``None`` before the first image)."""
+        return None if self.ops is None else self.ops.history
+
     def instances(self) -> list[Instance]:
         """Instances of the current image, lowest z first."""
-        return sorted(self.ops.instances(), key=lambda inst: (inst.z, inst.id))
+        return [] if self.ops is None else self.ops.instances()
 
     def instance(self, instance_id: int) -> Instance | None:
         """The instance ``instance_id`` of the current image, or ``None``."""
-        for inst in self.ops.instances():
-            if inst.id == instance_id:
-                return inst
-        return None
+        return None if self.ops is None else self.ops.instance(instance_id)
 
     def commit_new(self, mask: np.ndarray, source: str, score: float | None = None) -> int | None:
         """Add bool ``(H, W)`` ``mask`` as a new instance of the current class; returns its id."""
@@ -134,6 +143,11 @@ class EditorSession(QObject):
         """Replace the mask of ``instance_id`` by bool ``(H, W)`` ``mask`` (an EditMask command)."""
         self.ops.edit(instance_id, mask)
 
+    def commit_paint(self, instance_id: int, patch: np.ndarray, bbox: tuple[int, int, int, int],
+                     erase: bool) -> None:
+        """Paint (or erase) bool ``patch`` inside XYXY ``bbox`` on ``instance_id`` (an EditMask command)."""
+        self.ops.paint(instance_id, patch, bbox, erase)
+
     def push(self, command: Any) -> None:
         """Run any core command on the current image's history."""
         self.ops.push(command)
@@ -146,20 +160,20 @@ class EditorSession(QObject):
 
     def undo(self) -> bool:
         """Undo the last step of the current image; True if something was undone."""
-        return self.ops.undo()
+        return self.ops is not None and self.ops.undo()
 
     def redo(self) -> bool:
         """Redo the last undone step; True if something was redone."""
-        return self.ops.redo()
+        return self.ops is not None and self.ops.redo()
 
     def can_undo(self) -> bool:
-        return self.ops.can_undo()
+        return self.ops is not None and self.ops.can_undo()
 
     def can_redo(self) -> bool:
-        return self.ops.can_redo()
+        return self.ops is not None and self.ops.can_redo()
 
     def _on_ops_changed(self, ids: list[int]) -> None:
-        present = {inst.id for inst in self.ops.instances()}
+        present = {inst.id for inst in self.instances()}
         if any(i not in present for i in self.selected_ids):
             self.select([i for i in self.selected_ids if i in present])
         self.document_changed.emit(list(ids))
@@ -242,15 +256,18 @@ class EditorSession(QObject):
 
     def _on_prepared(self, result: JobResult) -> None:
         name = SAM_KEY if result.kind in ("encode", "prefetch") else result.kind.split(":", 1)[1]
-        if result.error or result.cancelled:
-            if result.generation == self.generation and result.kind == "encode" and result.error:
+        if result.error:
+            if result.generation == self.generation and result.kind == "encode":
                 self._set_sam_state("error")
                 self.status_message.emit(f"SAM encoder failed: {result.error}")
             return
-        self._remember_context(result.image_id, name, result.value)
+        if result.value is not None:  # a cancelled job that still finished is kept for a later visit
+            self._remember_context(result.image_id, name, result.value)
         if result.generation != self.generation or result.image_id != self.image_id:
             if result.kind != "prefetch":
                 self.stale_results_dropped += 1
+            return
+        if result.value is None:
             return
         if name == SAM_KEY:
             self._encode_job = None

@@ -80,18 +80,22 @@ class BrushTool(Tool):
 
     def _commit(self, points: list[tuple[float, float]]) -> None:
         h, w = self.canvas.image_size()
-        stroke = rasterize_stroke(points, self.session.options.brush_radius, (h, w))
+        r = self.session.options.brush_radius
+        pts = np.asarray(points, np.float64)
+        x0, y0 = (max(0, int(np.floor(v)) - r - 1) for v in pts.min(axis=0))
+        x1, y1 = (int(np.ceil(v)) + r + 2 for v in pts.max(axis=0))
+        x1, y1 = min(w, x1), min(h, y1)
+        if x1 <= x0 or y1 <= y0:
+            return
+        patch = rasterize_stroke([(x - x0, y - y0) for x, y in points], r, (y1 - y0, x1 - x0))
         target = self._target()
-        with self.session.macro("brush stroke"):
-            if target is None:
-                iid = self.session.commit_new(stroke, self.source)
-            else:
-                old = self.session.instance(target).mask()
-                new = old & ~stroke if self._erasing else old | stroke
-                if np.array_equal(new, old):
-                    return
-                self.session.commit_edit(target, new)
-                iid = target
+        if target is None:
+            full = np.zeros((h, w), bool)
+            full[y0:y1, x0:x1] = patch
+            iid = self.session.commit_new(full, self.source)
+        else:
+            self.session.commit_paint(target, patch, (x0, y0, x1, y1), erase=self._erasing)
+            iid = target
         if iid is not None:
             self.canvas.mask_committed.emit(iid)
 
