@@ -1,8 +1,9 @@
 """COCO instance segmentation: export from core data, import with complete validation.
 
 Export (:func:`build_coco`): categories are the label classes (``id`` = class id), images keep
-their project ids and relative ``file_name``, annotations keep their instance ids (stable across
-exports) and are listed per image bottom to top (z-order). ``bbox`` is COCO ``[x, y, w, h]``,
+their project ids and relative ``file_name``; annotations are listed per image bottom to top
+(z-order) and numbered 1..N in that order, so an unchanged project always exports the same ids
+and export -> import -> export reproduces the file even when the project has gaps in its ids. ``bbox`` is COCO ``[x, y, w, h]``,
 ``area`` the mask's pixel count, ``iscrowd`` 0. Segmentation modes:
 
 - ``rle``: compressed RLE ``{"size": [H, W], "counts": str}`` -- exact.
@@ -114,7 +115,9 @@ def build_coco(classes: Sequence[LabelClass], items: Iterable[tuple[ImageRecord,
             if inst.class_id is None:
                 stats.skipped_unlabelled += 1
                 continue
-            annotations.append(coco_annotation(inst, segmentation, stats))
+            ann = coco_annotation(inst, segmentation, stats)
+            ann["id"] = len(annotations) + 1
+            annotations.append(ann)
     stats.images, stats.annotations = len(images), len(annotations)
     info = {"description": description, "version": "1.0",
             "date_created": date or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
