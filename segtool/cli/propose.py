@@ -1,0 +1,88 @@
+"""``segtool propose PROJECT``: automatic mask proposals for a whole project (resumable batch job).
+
+Proposals are stored as pending instances (not exported until accepted in the review). A killed
+run continues where it stopped when started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from segtool.core.errors import SegtoolError
+
+ENGINE_CHOICES = ("sam-onnx", "sam-torch", "classical")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("propose", help="automatic mask proposals for every image (pending until reviewed)",
+                       description="Pre-label a project: SAM automatic masks (or a classical fallback) are "
+                       "stored as pending proposals to accept or reject in the review. Resumable.")
+    p.add_argument("project", type=Path, help="project file or its folder")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default=None,
+                   help="default: sam-onnx when --model is a folder, sam-torch for a .pt/.pth file, "
+                   "classical without --model")
+    p.add_argument("--model", type=Path, default=None, help="SAM model folder (ONNX pair) or checkpoint")
+    p.add_argument("--points-per-side", type=int, default=16,
+                   help="grid density: N*N point prompts per image (SAM's default is 32; 16 is 4x faster)")
+    p.add_argument("--crop-layers", type=int, default=0, help="extra crop layers for small objects")
+    p.add_argument("--pred-iou-thresh", type=float, default=None)
+    p.add_argument("--stability-thresh", type=float, default=None)
+    p.add_argument("--min-area", type=int, default=None, help="smallest proposal kept, in pixels")
+    p.add_argument("--images", default=None, metavar="GLOB", help="only images whose path matches GLOB")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--threads", type=int, default=None, help="inference threads per worker")
+    p.add_argument("--ray", default=None, metavar="ADDRESS|local",
+                   help="run the per-image work as Ray tasks on the cluster at ADDRESS, or on a local Ray")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _engine_name(args: argparse.Namespace) -> str:
+    if args.engine:
+        return args.engine
+    if args.model is None:
+        return "classical"
+    return "sam-torch" if args.model.suffix in (".pt", ".pth") else "sam-onnx"
+
+
+def _config(args: argparse.Namespace) -> dict:
+    if args.points_per_side < 1:
+        raise SegtoolError("--points-per-side must be at least 1")
+    config: dict = {"points_per_side": args.points_per_side, "crop_n_layers": args.crop_layers}
+    for name, key in (("pred_iou_thresh", "pred_iou_thresh"), ("stability_thresh", "stability_score_thresh"),
+                      ("min_area", "min_mask_area")):
+        if getattr(args, name) is not None:
+            config[key] = getattr(args, name)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``segtool propose``."""
+    from tqdm import tqdm
+
+    from segtool.services.propose_job import ProposeSpec, run_propose_job
+
+    if args.workers < 1:
+        raise SegtoolError("--workers must be at least 1")
+    spec = ProposeSpec(engine=_engine_name(args), model=str(args.model) if args.model else None,
+                       config=_config(args), threads=args.threads)
+    bar = tqdm(total=0, unit="img", desc="proposals", disable=args.no_progress, dynamic_ncols=True)
+    stored = {"n": 0}
+
+    def on_total(total: int) -> None:
+        bar.reset(total=total)
+
+    def on_image(image_id: int, n: int) -> None:
+        stored["n"] += n
+        bar.set_postfix(proposals=stored["n"], refresh=False)
+        bar.update(1)
+
+    try:
+        summary = run_propose_job(args.project, spec, pattern=args.images, workers=args.workers,
+                                  ray_address=args.ray, on_image=on_image, total_known=on_total)
+    finally:
+        bar.close()
+    print(f"{summary.images} image(s) processed, {summary.proposals} pending proposal(s) stored, "
+          f"{summary.skipped} image(s) already done")
+    return 0
