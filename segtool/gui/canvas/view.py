@@ -293,7 +293,9 @@ class AnnotationCanvas(QGraphicsView):
 
     def _change_brush(self, direction: int) -> None:
         opts = self.session.options
-        opts.brush_radius = int(max(1, min(500, round(opts.brush_radius * (1.25 if direction > 0 else 0.8)))))
+        r = opts.brush_radius
+        step = max(1, round(r * 0.25))
+        opts.brush_radius = int(max(1, min(500, r + step if direction > 0 else r - step)))
         self.status_message.emit(f"brush radius {opts.brush_radius} px")
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt API)
