@@ -12,7 +12,7 @@ import math
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -39,6 +39,8 @@ class TiledImageItem(QGraphicsItem):
         self._tiles: OrderedDict[tuple[int, int, int], QPixmap] = OrderedDict()
         self.setZValue(-1)
         self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        # exposedRect = the part being repainted, so only visible tiles are made
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     # --------------------------------------------------------------- content
     def set_image(self, rgb: np.ndarray) -> None:
@@ -115,4 +117,4 @@ class TiledImageItem(QGraphicsItem):
         return pix
 
 
-__all__ = ["TiledImageItem", "rgb_to_qimage", "TILE", "PREVIEW_SIDE", "Qt"]
+__all__ = ["TiledImageItem", "rgb_to_qimage", "TILE", "PREVIEW_SIDE"]
