@@ -24,17 +24,19 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     from segtool.services.project_init import init_project
 
-    bar = None if args.quiet else tqdm(desc="scanning", unit="file", file=sys.stderr, leave=False)
+    bars: list[tqdm] = []
 
     def progress(done: int, total: int, rel: str) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
+        if args.quiet:
+            return
+        if not bars:  # created on the first file, so errors before the scan print no bar
+            bars.append(tqdm(total=total, desc="scanning", unit="file", file=sys.stderr, leave=False))
+        bars[0].update(done - bars[0].n)
 
     try:
         report = init_project(args.folder, progress=progress)
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     verb = "created" if report.created else "updated"
     print(f"{verb} {report.project}: added {len(report.added)} image(s), "
