@@ -150,3 +150,19 @@ def test_tab_cycles_candidates_and_enter_takes_the_shown_one(qtbot, canvas):
     _accept(canvas)
     (inst,) = canvas.session.instances()
     assert tuple(inst.bbox) == (160, 160, 240, 240)
+
+
+def test_refine_tightens_the_selected_mask_with_one_edit(qtbot, canvas):
+    import cv2
+
+    rgb, ellipse, _ = scene_image()
+    canvas.show_image(1, rgb)
+    sloppy = cv2.dilate(ellipse.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    iid = canvas.session.commit_new(sloppy, "brush")
+    canvas.session.select([iid])
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=20000):
+        canvas.set_tool("refine")  # refines the selected mask at once
+    _accept(canvas)
+    (inst,) = canvas.session.instances()
+    assert inst.id == iid and mask_iou(inst.mask(), ellipse) > mask_iou(sloppy, ellipse) + 0.05
+    assert canvas.session.undo() and np.array_equal(canvas.session.instance(iid).mask(), sloppy)

@@ -97,3 +97,20 @@ def test_switching_image_while_encoding_drops_stale_result(qtbot, canvas):
     with qtbot.waitSignal(canvas.candidate_painted, timeout=10000):
         click(canvas, xs.mean(), ys.mean())
     assert mask_iou(canvas.tool().current().mask, square2) >= 0.85
+
+
+def test_prefetched_neighbour_is_ready_at_once(qtbot, canvas):
+    rgb1, _, _ = scene_image(seed=4)
+    rgb2, ellipse2, _ = scene_image(seed=5)
+    rgb2 = np.ascontiguousarray(rgb2[::-1])
+    canvas.show_image(20, rgb1)
+    canvas.session.prefetch([(21, lambda: rgb2)])  # the window prefetches i+1 while the user works on i
+    canvas.session.pools.background.wait(60000)
+    qtbot.waitUntil(lambda: canvas.session.sam_state == "ready", timeout=5000)
+    canvas.show_image(21, rgb2)
+    assert canvas.session.sam_state == "ready"  # no encode needed
+    canvas.set_tool("sam-click")
+    ys, xs = np.nonzero(ellipse2[::-1])
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=10000):
+        click(canvas, xs.mean(), ys.mean())
+    assert mask_iou(canvas.tool().current().mask, ellipse2[::-1]) >= 0.9
