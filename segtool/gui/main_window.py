@@ -7,6 +7,7 @@ and nothing needs saving: every committed edit is already in the SQLite project.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -276,13 +277,13 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------- screenshot
     def wait_until_idle(self, timeout_ms: int = 20000) -> None:
-        """Process events until the SAM encoder and background jobs are done (screenshots, tests)."""
-        loop_deadline = QTimer()
-        loop_deadline.setSingleShot(True)
-        loop_deadline.start(timeout_ms)
-        while loop_deadline.isActive() and (self.session.sam_state == "encoding"
-                                            or self.session.pools.background.pending("encode")):
-            QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        """Run the event loop until the SAM encoder and background jobs are done (screenshots, tests)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline and (self.session.sam_state == "encoding"
+                                               or self.session.pools.background.pending("encode")):
+            loop = QEventLoop()
+            QTimer.singleShot(30, loop.quit)
+            loop.exec()
 
     def save_screenshot(self, file: Path) -> bool:
         """Render the window (with the image, overlays and docks) to the PNG ``file``."""
