@@ -18,10 +18,10 @@ suffix, folders joined by ``__`` (see :func:`voc_ids`). Classes get indices 1..K
 from __future__ import annotations
 
 import shutil
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import cv2
 import numpy as np
@@ -30,6 +30,7 @@ from PIL import Image
 from segtool.core import masks
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError, ImageReadError
+from segtool.io.coco import rle_string_to_counts
 from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems, voc_palette
 from segtool.io.images import load_image
 
@@ -83,25 +84,37 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
     instances are painted.
     """
     h, w = size
-    cls = np.zeros((h, w), np.uint8)
-    obj = np.zeros((h, w), np.uint8)
+    cls = np.zeros((w, h), np.uint8).T  # Fortran-ordered (H, W) arrays: RLE runs are contiguous
+    obj = np.zeros((w, h), np.uint8).T
     objects = [i for i in sorted(instances, key=lambda i: (i.z, i.id))
                if i.state == "accepted" and i.class_id is not None]
     if len(objects) > 254:
         raise FormatError(f"Pascal VOC holds at most 254 objects per image, got {len(objects)}")
+    cls_t, obj_t = cls.T.reshape(-1), obj.T.reshape(-1)  # column-major (RLE order) views
     for k, inst in enumerate(objects, start=1):
         if tuple(inst.image_size) != (h, w):
             raise FormatError(f"instance {inst.id}: mask size {inst.image_size} differs from the image {(h, w)}")
-        x0, y0, x1, y1 = inst.bbox
-        crop = masks.crop(inst.mask(), inst.bbox)
-        cls[y0:y1, x0:x1][crop] = class_index[inst.class_id]
-        obj[y0:y1, x0:x1][crop] = k
+        for start, stop in _rle_runs(inst.rle):
+            cls_t[start:stop] = class_index[inst.class_id]
+            obj_t[start:stop] = k
+    cls, obj = np.ascontiguousarray(cls), np.ascontiguousarray(obj)
     if void_border > 0:
         kernel = np.ones((2 * void_border + 1, 2 * void_border + 1), np.uint8)
         band = cv2.dilate(obj, kernel) != cv2.erode(obj, kernel)
         cls[band] = VOID
         obj[band] = VOID
     return cls, obj, objects
+
+
+def _rle_runs(rle: dict) -> list[tuple[int, int]]:
+    """Foreground runs ``(start, stop)`` of an RLE as indices into the column-major flat mask."""
+    counts = rle["counts"]
+    runs = counts if isinstance(counts, list) else rle_string_to_counts(
+        counts.decode("ascii") if isinstance(counts, bytes) else counts)
+    if runs is None:
+        raise FormatError("corrupt RLE in the project")
+    ends = np.cumsum(runs)
+    return [(int(ends[i - 1]), int(ends[i])) for i in range(1, len(runs), 2)]
 
 
 def save_palette_png(index_map: np.ndarray, path: Path) -> None:
@@ -115,27 +128,19 @@ def save_palette_png(index_map: np.ndarray, path: Path) -> None:
 def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance],
                    names: Mapping[int, str]) -> bytes:
     """The ``Annotations/<id>.xml`` document: size and one object with a 1-based inclusive bndbox each."""
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = "VOC2012"
-    ET.SubElement(root, "filename").text = f"{voc_id}.jpg"
-    ET.SubElement(ET.SubElement(root, "source"), "database").text = "segtool"
-    size = ET.SubElement(root, "size")
-    for tag, value in (("width", record.width), ("height", record.height), ("depth", 3)):
-        ET.SubElement(size, tag).text = str(value)
-    ET.SubElement(root, "segmented").text = "1"
+    parts = ["<annotation>\n  <folder>VOC2012</folder>\n",
+             f"  <filename>{escape(voc_id)}.jpg</filename>\n  <source>\n    <database>segtool</database>\n"
+             f"  </source>\n  <size>\n    <width>{record.width}</width>\n    <height>{record.height}</height>\n"
+             "    <depth>3</depth>\n  </size>\n  <segmented>1</segmented>\n"]
     for inst in objects:
         x0, y0, x1, y1 = inst.bbox
-        o = ET.SubElement(root, "object")
-        ET.SubElement(o, "name").text = names[inst.class_id]
-        ET.SubElement(o, "pose").text = "Unspecified"
-        touches = x0 == 0 or y0 == 0 or x1 == record.width or y1 == record.height
-        ET.SubElement(o, "truncated").text = "1" if touches else "0"
-        ET.SubElement(o, "difficult").text = "0"
-        box = ET.SubElement(o, "bndbox")
-        for tag, value in (("xmin", x0 + 1), ("ymin", y0 + 1), ("xmax", x1), ("ymax", y1)):
-            ET.SubElement(box, tag).text = str(value)
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8")
+        truncated = int(x0 == 0 or y0 == 0 or x1 == record.width or y1 == record.height)
+        parts.append(f"  <object>\n    <name>{escape(names[inst.class_id])}</name>\n    <pose>Unspecified</pose>\n"
+                     f"    <truncated>{truncated}</truncated>\n    <difficult>0</difficult>\n    <bndbox>\n"
+                     f"      <xmin>{x0 + 1}</xmin>\n      <ymin>{y0 + 1}</ymin>\n      <xmax>{x1}</xmax>\n"
+                     f"      <ymax>{y1}</ymax>\n    </bndbox>\n  </object>\n")
+    parts.append("</annotation>\n")
+    return "".join(parts).encode("utf-8")
 
 
 def _write_jpeg(src: Path, dst: Path) -> None:

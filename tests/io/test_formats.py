@@ -52,7 +52,7 @@ def _make_project(folder: Path, *, pending: bool = True) -> ProjectStore:
     for k, rec in enumerate(recs[:3]):
         ms = _masks(k)
         insts = [Instance.from_mask(m, id=0, image_id=rec.id, class_id=c.id, z=z)
-                 for z, (m, c) in enumerate(zip(ms, (cat, dog, cat)))]
+                 for z, (m, c) in enumerate(zip(ms, (cat, dog, cat), strict=True))]
         if pending:
             insts.append(Instance.from_mask(ms[1], id=0, image_id=rec.id, class_id=cat.id, z=9, state="pending",
                                             source="proposal", score=0.5))
@@ -253,7 +253,7 @@ def test_voc_objects_xml_void_border_and_reimport(store: ProjectStore, tmp_path:
         import_into_project(other, out, "voc")
         got = other.instances(other.image_by_path("a.jpg").id)
         assert [i.mask().sum() for i in got] == [i.mask().sum() for i in insts]
-        assert all(mask_iou(g.mask(), e.mask()) == 1.0 for g, e in zip(got, insts[:2]))
+        assert all(mask_iou(g.mask(), e.mask()) == 1.0 for g, e in zip(got, insts, strict=True))
 
 
 def test_yolo_export(store: ProjectStore, tmp_path: Path) -> None:
