@@ -1,7 +1,7 @@
 """``segtool bench store``: how fast the project file is at the size of a big annotation job.
 
 Builds a synthetic project (default 10,000 images of 1024x768 and 200,000 instances, 100 of them on
-each of the first 50 images, the rest spread evenly) and prints the median of:
+each of the first 50 images -- fewer such images for small runs -- the rest spread evenly) and prints the median of:
 
 - ``open``: :meth:`ProjectStore.open` of the file (lock, pragmas, schema check);
 - ``load_image``: :meth:`ProjectStore.open_image` of a typical image (its ~20 instances);
@@ -57,7 +57,8 @@ def build_project(path: Path, n_images: int, n_instances: int, seed: int = 0) ->
         classes = [store.add_class(f"class{k}").id for k in range(10)]
         store.add_images(ImageRecord(0, f"images/{k:06d}.jpg", IMAGE_W, IMAGE_H, f"{k:032x}")
                          for k in range(n_images))
-        heavy = min(HEAVY_IMAGES, n_images)
+        heavy = max(1, min(HEAVY_IMAGES, n_images // 2, n_instances // (2 * HEAVY_COUNT)))
+        store.meta_set("bench_heavy_images", heavy)
         per_image = [HEAVY_COUNT if k < heavy else 0 for k in range(n_images)]
         rest = max(n_instances - sum(per_image), 0)
         light = max(n_images - heavy, 1)
@@ -93,11 +94,12 @@ def measure(path: Path, repeats: int, synchronous: str, seed: int = 1) -> dict[s
     figures = {"open": _median_ms(lambda: ProjectStore.open(path, synchronous=synchronous).close(), repeats)}
     with ProjectStore.open(path, synchronous=synchronous) as store:
         n_images = store.counts()["images"]
-        typical = [int(i) for i in rng.integers(min(HEAVY_IMAGES, n_images - 1) + 1, n_images + 1, repeats)]
+        n_heavy = int(store.meta_get("bench_heavy_images", 1))
+        typical = [int(i) for i in rng.integers(n_heavy + 1, n_images + 1, repeats)]
         it = iter(typical)
         figures["load_image"] = _median_ms(lambda: store.open_image(next(it)), repeats)
         figures["instances_per_image"] = float(len(store.instances(typical[0])))
-        heavy = iter(int(i) for i in rng.integers(1, min(HEAVY_IMAGES, n_images) + 1, repeats))
+        heavy = iter(int(i) for i in rng.integers(1, n_heavy + 1, repeats))
         figures["load_100"] = _median_ms(lambda: store.instances(next(heavy)), repeats)
         doc = store.open_image(typical[0])
         history = History(doc)

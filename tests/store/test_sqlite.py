@@ -98,6 +98,7 @@ def test_document_edits_and_undo_are_durable(store: ProjectStore, tmp_path: Path
     history.push(EditMask(iid, np.ones((5, 5), bool), (10, 0, 15, 5), mode="add"))
     history.push(Relabel([iid], None))
     history.push(SetImageStatus("in-progress"))
+    store.checkpoint()
     with ProjectStore.open(store.path, readonly=True) as reader:  # what another process sees now
         inst = reader.instance(iid)
         assert inst.area == 125 and inst.class_id is None and reader.image(1).status == "in-progress"
