@@ -75,6 +75,9 @@ class EditorSession(QObject):
     def set_sam_engine(self, engine: Any) -> None:
         """Use ``engine`` for the SAM tools (``None`` disables them); re-encodes the current image."""
         self.sam_engine = engine
+        if self._encode_job is not None:
+            self._encode_job.cancel()
+            self._encode_job = None
         self._contexts = OrderedDict((k, v) for k, v in self._contexts.items() if k[1] != SAM_KEY)
         if self.image is not None:
             self._start_sam_encode()
@@ -237,12 +240,17 @@ class EditorSession(QObject):
     def _submit_prepare(self, name: str, kind: str) -> JobControl:
         engine, image = self.engine(name), self.image
         return self.pools.background.submit(kind, self.image_id, self.generation,
-                                            lambda control: engine.prepare(image), self._on_prepared,
-                                            priority=1)
+                                            lambda control: _Prepared(engine, engine.prepare(image)),
+                                            self._on_prepared, priority=1)
 
     def _start_sam_encode(self) -> None:
-        if self._encode_job is not None:
-            self._encode_job.cancel()
+        job = self._encode_job
+        if job is not None and job.image_id == self.image_id and any(
+                c.job_id == job.job_id for c in self.pools.background.pending()):
+            self._set_sam_state("encoding")  # e.g. back to an image whose encode still runs: keep it
+            return
+        if job is not None:
+            job.cancel()
             self._encode_job = None
         if self.sam_engine is None or self.image is None:
             self._set_sam_state("none")
@@ -255,26 +263,33 @@ class EditorSession(QObject):
         self._encode_job = self._submit_prepare(SAM_KEY, "encode")
 
     def _on_prepared(self, result: JobResult) -> None:
+        """A context arrived: keep it (per image), use it only if it is for the image shown now."""
         name = SAM_KEY if result.kind in ("encode", "prefetch") else result.kind.split(":", 1)[1]
+        is_encode = self._encode_job is not None and result.job_id == self._encode_job.job_id
+        if is_encode:
+            self._encode_job = None
         if result.error:
-            if result.generation == self.generation and result.kind == "encode":
+            if result.image_id == self.image_id and result.kind == "encode":
                 self._set_sam_state("error")
                 self.status_message.emit(f"SAM encoder failed: {result.error}")
             return
-        if result.value is not None:  # a cancelled job that still finished is kept for a later visit
-            self._remember_context(result.image_id, name, result.value)
-        if result.generation != self.generation or result.image_id != self.image_id:
+        prepared: _Prepared | None = result.value
+        if prepared is None:  # cancelled before it started
+            self.stale_results_dropped += int(result.image_id != self.image_id and result.kind != "prefetch")
+            return
+        if prepared.engine is not self.engine(name):  # the model was changed meanwhile
+            self.stale_results_dropped += 1
+            return
+        self._remember_context(result.image_id, name, prepared.context)
+        if result.image_id != self.image_id:  # the user moved on: keep it for a later visit, use nothing
             if result.kind != "prefetch":
                 self.stale_results_dropped += 1
             return
-        if result.value is None:
-            return
         if name == SAM_KEY:
-            self._encode_job = None
             self._set_sam_state("ready")
             self.encode_progress.emit(1, 1)
         for callback in self._waiting.pop(name, []):
-            callback(result.value)
+            callback(prepared.context)
 
     def _remember_context(self, image_id: int, name: str, ctx: Any, keep: int = 6) -> None:
         self._contexts[(image_id, name)] = ctx
@@ -294,10 +309,10 @@ class EditorSession(QObject):
             if (int(image_id), SAM_KEY) in self._contexts:
                 continue
 
-            def job(control: JobControl, source=source) -> Any:
+            def job(control: JobControl, source=source) -> _Prepared | None:
                 if control.cancelled:
                     return None
-                return engine.prepare(_load(source))
+                return _Prepared(engine, engine.prepare(_load(source)))
 
             self.pools.background.submit("prefetch", int(image_id), self.generation, job,
                                          self._on_prepared, priority=0)
@@ -310,6 +325,14 @@ class EditorSession(QObject):
     def _on_background_progress(self, job_id: int, done: int, total: int) -> None:
         if self._encode_job is not None and job_id == self._encode_job.job_id:
             self.encode_progress.emit(done, total)
+
+
+@dataclass
+class _Prepared:
+    """A prepare() result tagged with the engine that made it."""
+
+    engine: Any
+    context: Any
 
 
 def _load(source: Path | str | Callable[[], np.ndarray]) -> np.ndarray:

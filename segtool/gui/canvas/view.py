@@ -158,7 +158,7 @@ class AnnotationCanvas(QGraphicsView):
         x, y = int(pos.x()), int(pos.y())
         best, best_z = -1, -1e18
         for iid, item in self._overlays.items():
-            if item.zValue() > best_z and item.contains_pixel(x, y):
+            if item.isVisible() and item.zValue() > best_z and item.contains_pixel(x, y):
                 best, best_z = iid, item.zValue()
         return best
 
