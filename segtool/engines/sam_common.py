@@ -1,0 +1,178 @@
+"""SAM pre- and post-processing shared by the ONNX and PyTorch backends (numpy + OpenCV only).
+
+Both backends go through exactly these functions, so that they see the same input tensor and the
+same prompt coordinates; only the network runtime differs.
+
+Conventions: images are RGB uint8 ``(H, W, 3)``; points ``(x, y)`` pixels of the original image;
+boxes XYXY; the model input is float32 NCHW ``(1, 3, 1024, 1024)``; low-res logits ``(256, 256)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segtool.core.errors import PromptError
+from segtool.engines.base import Prompt, check_prompt_inside
+
+#: Side of the square model input.
+INPUT_SIZE = 1024
+#: Side of the low-resolution mask logits.
+LOW_RES = 256
+PIXEL_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
+PIXEL_STD = np.array([58.395, 57.12, 57.375], np.float32)
+#: Bump when :func:`preprocess` changes: it is part of every embedding cache key.
+PREPROCESS_VERSION = "sam-pre-1"
+
+
+@dataclass
+class SamContext:
+    """A prepared image: what ``predict`` needs, and nothing of the image itself.
+
+    Attributes
+    ----------
+    embedding : float32 ``(1, 256, 64, 64)`` image embedding.
+    orig_size : ``(H, W)`` of the original image.
+    input_size : ``(h, w)`` of the resized image inside the 1024x1024 input (before padding).
+    scale : ``1024 / max(H, W)``.
+    model_id : id of the model that computed the embedding.
+    cache_hit : True when the embedding came from the embedding cache.
+    """
+
+    embedding: np.ndarray
+    orig_size: tuple[int, int]
+    input_size: tuple[int, int]
+    scale: float
+    model_id: str
+    cache_hit: bool = False
+
+
+def resized_shape(height: int, width: int, long_side: int = INPUT_SIZE) -> tuple[int, int]:
+    """``(h, w)`` after resizing so that the longest side is ``long_side`` (SAM's rounding)."""
+    scale = long_side / max(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def preprocess(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:
+    """SAM input for an RGB image.
+
+    Parameters
+    ----------
+    image : uint8 ``(H, W, 3)`` RGB (gray ``(H, W)`` and RGBA are converted).
+
+    Returns
+    -------
+    tensor : float32 ``(1, 3, 1024, 1024)``: resized (longest side 1024, bilinear), normalised
+        with SAM's mean/std, zero-padded bottom/right.
+    input_size : ``(h, w)`` of the resized image.
+    scale : ``1024 / max(H, W)``.
+    """
+    image = as_rgb(image)
+    height, width = image.shape[:2]
+    h, w = resized_shape(height, width)
+    resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR) if (h, w) != (height, width) else image
+    norm = (resized.astype(np.float32) - PIXEL_MEAN) / PIXEL_STD
+    tensor = np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+    tensor[0, :, :h, :w] = norm.transpose(2, 0, 1)
+    return tensor, (h, w), INPUT_SIZE / max(height, width)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` from gray ``(H, W)``, RGB or RGBA input; :class:`PromptError` otherwise."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+        raise PromptError(f"expected an RGB image (H, W, 3), got an array of shape {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def image_hash(image: np.ndarray) -> str:
+    """Content hash of a pixel array (blake2b of shape + bytes), for embedding cache keys."""
+    image = np.ascontiguousarray(image)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((image.shape, image.dtype.str)).encode())
+    digest.update(memoryview(image).cast("B"))
+    return digest.hexdigest()
+
+
+def transform_points(points_xy: np.ndarray, orig_size: tuple[int, int]) -> np.ndarray:
+    """Original-image ``(x, y)`` pixels ``(..., 2)`` -> model-input coordinates (SAM's ``apply_coords``)."""
+    height, width = orig_size
+    h, w = resized_shape(height, width)
+    out = np.asarray(points_xy, np.float32).copy()
+    out[..., 0] *= w / width
+    out[..., 1] *= h / height
+    return out
+
+
+def encode_prompt_points(prompt: Prompt, orig_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The decoder's sparse input, as in segment-anything's ONNX example.
+
+    Returns
+    -------
+    coords : float32 ``(1, N, 2)`` in model-input coordinates: clicks, then the box corners
+        (labels 2 and 3) when there is a box, else one padding point ``(0, 0)`` with label -1.
+    labels : float32 ``(1, N)``.
+    """
+    coords = [prompt.points.astype(np.float32)]
+    labels = [prompt.labels.astype(np.float32)]
+    if prompt.box is not None:
+        coords.append(np.asarray(prompt.box, np.float32).reshape(2, 2))
+        labels.append(np.array([2, 3], np.float32))
+    xy = transform_points(np.concatenate(coords), orig_size)
+    if prompt.box is None:
+        xy = np.concatenate([xy, np.zeros((1, 2), np.float32)])
+        labels.append(np.array([-1], np.float32))
+    return xy[None], np.concatenate(labels)[None]
+
+
+def validate_prompt(prompt: Prompt, orig_size: tuple[int, int]) -> None:
+    """:class:`PromptError` for an empty prompt, an out-of-image click/box or bad mask logits."""
+    if len(prompt.points) == 0 and prompt.box is None:
+        raise PromptError("empty prompt: click on the object or drag a box around it first")
+    check_prompt_inside(prompt, *orig_size)
+    if prompt.mask_logits is not None and np.shape(prompt.mask_logits)[-2:] != (LOW_RES, LOW_RES):
+        raise PromptError(f"previous mask logits must be {LOW_RES}x{LOW_RES}, got {np.shape(prompt.mask_logits)}")
+    if len(prompt.labels) and not np.isin(prompt.labels, (0, 1)).all():
+        raise PromptError("click labels must be 1 (object) or 0 (background)")
+
+
+def select_outputs(scores: np.ndarray, n_sparse: int, multimask: bool) -> list[int]:
+    """Which of a decoder's outputs to return, best first.
+
+    With 4 outputs (SAM's raw decoder), index 0 is the single-mask output and 1..3 the
+    multi-mask ones. ``multimask=True`` returns 1..3 sorted by score. ``multimask=False`` follows
+    segment-anything's ONNX ``select_masks``: with at most 2 sparse points (one click + padding,
+    or a box alone) the ambiguous prompt takes the best of 1..3, otherwise output 0.
+    With 1 or 3 outputs, all are returned sorted by score (only the best when not multimask).
+
+    Parameters
+    ----------
+    scores : float ``(C,)`` predicted IoUs.
+    n_sparse : number of sparse points including padding / box corners.
+    """
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    if len(scores) == 4:
+        multi = [1 + int(i) for i in np.argsort(-scores[1:], kind="stable")]
+        if multimask:
+            return multi
+        return [multi[0]] if n_sparse <= 2 else [0]
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    return order if multimask else order[:1]
+
+
+def upscale_logits(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple[int, int]) -> np.ndarray:
+    """Low-res logits float32 ``(256, 256)`` -> full-resolution float32 ``(H, W)`` logits.
+
+    As segment-anything's ``postprocess_masks``: bilinear to 1024x1024, crop the padding, bilinear to
+    the original size.
+    """
+    up = cv2.resize(np.asarray(low_res, np.float32), (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+    h, w = input_size
+    return cv2.resize(up[:h, :w], (orig_size[1], orig_size[0]), interpolation=cv2.INTER_LINEAR)
