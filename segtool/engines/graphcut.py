@@ -1,0 +1,395 @@
+"""GrabCut that stays interactive on large photos: ROI, coarse-to-fine, continued colour models.
+
+How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the working grid):
+
+- **box** (first interaction): the region of interest (ROI) is the box plus a margin; pixels outside
+  the box are hard background, inside probable foreground (``cv2.GC_INIT_WITH_MASK``, as the rect
+  initialisation of the paper). A positive click outside the box turns the outside into probable
+  background instead, so the object may leave the box.
+- **clicks / scribbles**: hard constraints: a disc of ``click_radius`` pixels (scribbles: their
+  stroke) is ``GC_FGD`` for positives and ``GC_BGD`` for negatives. With ``prompt.state`` from the
+  previous candidate they update the previous result, continuing its colour models (``GC_EVAL``) for
+  ``click_iterations`` iterations instead of restarting. A first interaction made only of clicks
+  uses the whole image as ROI, probable foreground in a disc of ``click_prior_fraction`` of the image
+  size around each positive click and probable background elsewhere.
+- **mask** (``prompt.mask`` without state or box): refinement of an existing mask (a SAM mask, say):
+  pixels farther than ``refine_band`` from its border are hard foreground/background, the band
+  between them is re-decided by graph cut.
+
+Speed: the ROI is cut at a working resolution of at most ``max_pixels`` pixels (taken from an image
+pyramid built by :meth:`GrabCutEngine.prepare`); when that is coarser than the photo, only the
+uncertain band along the upsampled boundary is re-decided at full resolution, per pixel, from the
+GrabCut colour models plus the coarse result as a prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segtool.core.errors import PromptError
+from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.region_grow import _checked_box, rasterize_seeds
+
+_FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
+
+
+@dataclass
+class GrabCutContext:
+    """Prepared image: ``pyramid[i]`` is the RGB uint8 image downscaled by ``2**i`` (level 0 = original)."""
+
+    pyramid: list[np.ndarray]
+    height: int
+    width: int
+
+
+@dataclass
+class GrabCutState:
+    """Continuation of a GrabCut result.
+
+    Attributes
+    ----------
+    roi : ``(x0, y0, x1, y1)`` full-resolution pixels, exclusive ends.
+    scale : working grid size / full-resolution size.
+    bgd_model, fgd_model : float64 ``(1, 65)`` OpenCV GMMs (5 components).
+    labels : uint8 ``(h, w)`` ``cv2.GC_*`` labels of the working grid after the last cut.
+    """
+
+    roi: tuple[int, int, int, int]
+    scale: float
+    bgd_model: np.ndarray
+    fgd_model: np.ndarray
+    labels: np.ndarray
+
+
+def gmm_log_likelihood(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Log density of an OpenCV GrabCut GMM ``(1, 65)`` at ``colours`` float32 ``(N, 3)`` -> ``(N,)``."""
+    m = np.asarray(model, np.float64).reshape(-1)
+    coefs, means, covs = m[:5], m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
+    out = np.full(len(colours), -np.inf, np.float64)
+    for k in range(5):
+        if coefs[k] <= 0:
+            continue
+        cov = covs[k] + np.eye(3) * 1e-2
+        inv = np.linalg.inv(cov)
+        d = colours.astype(np.float64) - means[k]
+        mahal = np.sum((d @ inv) * d, axis=1)
+        logp = np.log(coefs[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
+        out = np.logaddexp(out, logp)
+    return out
+
+
+def _tempered(model: np.ndarray, factor: float) -> np.ndarray:
+    """A copy of an OpenCV GMM ``(1, 65)`` with every covariance multiplied by ``factor``."""
+    out = np.array(model, np.float64, copy=True)
+    out[0, 20:65] *= factor
+    return out
+
+
+def learn_gmm(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """One hard-EM step of a 5-component GMM, as in OpenCV's GrabCut.
+
+    Each colour (float32 ``(N, 3)``) goes to its most likely component of ``model`` (``(1, 65)``:
+    5 weights, 5x3 means, 5x3x3 covariances); weights, means and covariances are re-estimated.
+    """
+    m = np.asarray(model, np.float64).reshape(-1)
+    means, covs = m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
+    score = np.full((len(colours), 5), -np.inf)
+    for k in range(5):
+        if m[k] <= 0:
+            continue
+        cov = covs[k] + np.eye(3) * 1e-2
+        d = colours - means[k]
+        mahal = np.sum((d @ np.linalg.inv(cov).astype(np.float32)) * d, axis=1)
+        score[:, k] = np.log(m[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)))
+    comp = np.argmax(score, axis=1)
+    out = np.zeros((1, 65), np.float64)
+    for k in range(5):
+        sel = colours[comp == k].astype(np.float64)
+        if len(sel) == 0:
+            continue
+        mu = sel.mean(axis=0)
+        cov = np.cov(sel, rowvar=False, bias=True) if len(sel) > 1 else np.zeros((3, 3))
+        if np.linalg.det(cov) <= np.finfo(np.float64).eps:
+            cov = cov + np.eye(3) * 0.01
+        out[0, k] = len(sel) / len(colours)
+        out[0, 5 + 3 * k:8 + 3 * k] = mu
+        out[0, 20 + 9 * k:29 + 9 * k] = cov.reshape(-1)
+    return out
+
+
+class GrabCutEngine:
+    """Interactive GrabCut (box, clicks, scribbles, mask refinement); rules in the module docstring.
+
+    Parameters
+    ----------
+    max_pixels : int
+        Largest working grid (pixels) for the graph cut; larger ROIs are cut coarse-to-fine.
+    iterations : int
+        GrabCut iterations of a first interaction.
+    click_iterations : int
+        Iterations of a follow-up interaction (continuing the colour models).
+    click_radius : float
+        Radius in full-resolution pixels of a click's hard-constraint disc (at least 1 working pixel).
+    margin : float
+        ROI margin around a box, as a fraction of the box size (at least 16 pixels).
+    click_prior_fraction : float
+        Click-only start: probable-foreground disc radius as a fraction of ``min(H, W)``.
+    refine_band : float
+        Mask refinement: half-width of the re-decided band, as a fraction of the mask's bbox size
+        (at least 3 pixels).
+    prior_weight : float
+        Full-resolution band: weight (nats) of the coarse result against the colour models.
+    data_power : float
+        On a coarse grid the colour covariances are multiplied by ``scale ** data_power`` during the
+        cut (a stronger data term against the relatively longer boundaries of a coarse grid).
+    """
+
+    name = "grabcut"
+
+    def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
+                 click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
+                 refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0) -> None:
+        if max_pixels < 1024:
+            raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
+        self.max_pixels = int(max_pixels)
+        self.iterations = max(1, int(iterations))
+        self.click_iterations = max(1, int(click_iterations))
+        self.click_radius = float(click_radius)
+        self.margin = float(margin)
+        self.click_prior_fraction = float(click_prior_fraction)
+        self.refine_band = float(refine_band)
+        self.prior_weight = float(prior_weight)
+        self.data_power = float(data_power)
+
+    # ------------------------------------------------------------------ prepare
+    def prepare(self, image: np.ndarray) -> GrabCutContext:
+        """Image pyramid of an RGB uint8 ``(H, W, 3)`` image (gray ``(H, W)`` accepted)."""
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] < 3 or min(image.shape[:2]) < 1:
+            raise PromptError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
+        level = np.ascontiguousarray(image[:, :, :3]).astype(np.uint8, copy=False)
+        pyramid = [level]
+        while min(level.shape[:2]) >= 512:
+            level = cv2.pyrDown(level)
+            pyramid.append(level)
+        return GrabCutContext(pyramid, image.shape[0], image.shape[1])
+
+    # ------------------------------------------------------------------ geometry
+    def _work_image(self, ctx: GrabCutContext, roi: tuple[int, int, int, int], scale: float) -> np.ndarray:
+        """RGB uint8 working grid of ``roi`` at ``scale``, resampled from the nearest finer pyramid level."""
+        x0, y0, x1, y1 = roi
+        size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+        level = 0
+        while level + 1 < len(ctx.pyramid) and 0.5 ** (level + 1) >= scale:
+            level += 1
+        f = 0.5 ** level
+        img = ctx.pyramid[level]
+        crop = img[int(y0 * f):max(int(y0 * f) + 1, int(np.ceil(y1 * f))),
+                   int(x0 * f):max(int(x0 * f) + 1, int(np.ceil(x1 * f)))]
+        if crop.shape[1] == size[0] and crop.shape[0] == size[1]:
+            return np.ascontiguousarray(crop)
+        return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+
+    def _scale(self, roi: tuple[int, int, int, int]) -> float:
+        area = (roi[2] - roi[0]) * (roi[3] - roi[1])
+        return min(1.0, float(np.sqrt(self.max_pixels / max(area, 1))))
+
+    @staticmethod
+    def _grow(rect: tuple[int, int, int, int], pad: float, h: int, w: int) -> tuple[int, int, int, int]:
+        p = int(round(pad))
+        return (max(0, rect[0] - p), max(0, rect[1] - p), min(w, rect[2] + p), min(h, rect[3] + p))
+
+    def _box_roi(self, box: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+        pad = max(16.0, self.margin * max(box[2] - box[0], box[3] - box[1]))
+        return self._grow(box, pad, h, w)
+
+    # ------------------------------------------------------------------ seeds
+    def _hard_seeds(self, labels: np.ndarray, prompt: Prompt, roi: tuple[int, int, int, int],
+                    scale: float) -> None:
+        """Draw clicks and scribbles of ``prompt`` into working ``labels`` as GC_FGD / GC_BGD."""
+        radius = max(1.0, self.click_radius * scale)
+        pos, neg = rasterize_seeds(labels.shape, prompt, radius=radius, scale=scale, offset=roi[:2])
+        labels[pos] = cv2.GC_FGD
+        labels[neg & ~pos] = cv2.GC_BGD
+
+    def _init_labels(self, prompt: Prompt, box, roi, scale, shape, h, w) -> np.ndarray:
+        """Working-grid labels of a first interaction (box, mask refinement or clicks only)."""
+        labels = np.full(shape, cv2.GC_PR_BGD, np.uint8)
+        x0, y0 = roi[:2]
+        if box is not None:
+            bx = [int(round((box[0] - x0) * scale)), int(round((box[1] - y0) * scale)),
+                  int(round((box[2] - x0) * scale)), int(round((box[3] - y0) * scale))]
+            outside_pos = any(lab == 1 and not (box[0] <= x < box[2] and box[1] <= y < box[3])
+                              for (x, y), lab in zip(prompt.points, prompt.labels, strict=True))
+            if not outside_pos:
+                labels[:] = cv2.GC_BGD
+            labels[bx[1]:max(bx[3], bx[1] + 1), bx[0]:max(bx[2], bx[0] + 1)] = cv2.GC_PR_FGD
+        elif prompt.mask is not None:
+            labels = self._refine_labels(prompt.mask, roi, scale, shape)
+        else:
+            r = max(2, int(round(self.click_prior_fraction * min(h, w) * scale)))
+            for (x, y), lab in zip(prompt.points, prompt.labels, strict=True):
+                if lab == 1:
+                    cv2.circle(labels, (int((x - x0) * scale), int((y - y0) * scale)), r, cv2.GC_PR_FGD, -1)
+        return labels
+
+    def _refine_labels(self, mask: np.ndarray, roi, scale: float, shape) -> np.ndarray:
+        """Hard fg/bg away from the border of ``mask`` (bool ``(H, W)``), probable labels in the band."""
+        x0, y0, x1, y1 = roi
+        crop = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST)
+        ys, xs = np.nonzero(mask)
+        size = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+        band = max(3, int(round(self.refine_band * size * scale)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+        inner = cv2.erode(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        outer = cv2.dilate(crop, kernel)
+        labels = np.where(crop > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        labels[inner > 0] = cv2.GC_FGD
+        labels[outer == 0] = cv2.GC_BGD
+        return labels
+
+    def _first_roi(self, prompt: Prompt, box, h: int, w: int) -> tuple[int, int, int, int]:
+        if box is not None:
+            return self._box_roi(box, h, w)
+        if prompt.mask is not None:
+            ys, xs = np.nonzero(prompt.mask)
+            rect = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            return self._box_roi(rect, h, w)
+        return (0, 0, w, h)
+
+    def _continue(self, ctx: GrabCutContext, prompt: Prompt, state: GrabCutState):
+        """ROI, scale and working labels that continue ``state`` (ROI grown to hold every click)."""
+        h, w = ctx.height, ctx.width
+        roi = state.roi
+        pts = prompt.points
+        if len(pts):
+            pad = max(16.0, 4 * self.click_radius)
+            need = (int(pts[:, 0].min() - pad), int(pts[:, 1].min() - pad),
+                    int(pts[:, 0].max() + pad) + 1, int(pts[:, 1].max() + pad) + 1)
+            if need[0] < roi[0] or need[1] < roi[1] or need[2] > roi[2] or need[3] > roi[3]:
+                roi = (max(0, min(roi[0], need[0])), max(0, min(roi[1], need[1])),
+                       min(w, max(roi[2], need[2])), min(h, max(roi[3], need[3])))
+        if roi == state.roi:
+            return roi, state.scale, state.labels.copy()
+        scale = self._scale(roi)
+        size = (max(1, round((roi[2] - roi[0]) * scale)), max(1, round((roi[3] - roi[1]) * scale)))
+        old = state.labels
+        if prompt.mask is not None and prompt.mask.shape == (h, w):
+            prev = prompt.mask[roi[1]:roi[3], roi[0]:roi[2]].astype(np.uint8)
+        else:
+            prev = np.zeros((roi[3] - roi[1], roi[2] - roi[0]), np.uint8)
+            ox, oy = state.roi[0] - roi[0], state.roi[1] - roi[1]
+            fg = np.isin(old, _FG_VALUES).astype(np.uint8)
+            fg = cv2.resize(fg, (state.roi[2] - state.roi[0], state.roi[3] - state.roi[1]),
+                            interpolation=cv2.INTER_NEAREST)
+            prev[oy:oy + fg.shape[0], ox:ox + fg.shape[1]] = fg
+        prev = cv2.resize(prev, size, interpolation=cv2.INTER_NEAREST)
+        return roi, scale, np.where(prev > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, context: GrabCutContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
+        """One candidate: bool ``(H, W)`` mask, with a :class:`GrabCutState` to continue from.
+
+        Raises :class:`PromptError` for an empty prompt, a click or box outside the image, a box
+        smaller than 2 pixels or a mask of the wrong shape.
+        """
+        h, w = context.height, context.width
+        check_prompt_inside(prompt, h, w)
+        box = _checked_box(prompt, h, w)
+        if prompt.mask is not None and np.asarray(prompt.mask).shape != (h, w):
+            raise PromptError(f"mask shape {np.asarray(prompt.mask).shape} differs from the image ({h}, {w})")
+        state = prompt.state if isinstance(prompt.state, GrabCutState) else None
+        if state is None and box is None and prompt.mask is not None and not np.any(prompt.mask):
+            if not (prompt.labels == 1).any() and not any(s.label for s in prompt.scribbles):
+                return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
+            prompt = Prompt(points=prompt.points, labels=prompt.labels, scribbles=prompt.scribbles)
+        if state is not None:
+            roi, scale, labels = self._continue(context, prompt, state)
+            bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
+            self._hard_seeds(labels, prompt, roi, scale)
+            work = self._work_image(context, roi, scale)
+            fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+        else:
+            roi, scale, labels, bgd, fgd, fg = self._first_cut(context, prompt, box)
+        new_state = GrabCutState(roi, scale, bgd, fgd, labels)
+        full = np.zeros((h, w), bool)
+        if fg is None:
+            return [Candidate(mask=full, score=0.0, state=None)]
+        full[roi[1]:roi[3], roi[0]:roi[2]] = self._upsample(context, roi, scale, fg, bgd, fgd)
+        return [Candidate(mask=full, score=1.0, state=new_state)]
+
+    def _first_cut(self, ctx: GrabCutContext, prompt: Prompt, box):
+        """Cut of a first interaction; a coarse cut that collapses (under 2% of its initial
+        foreground) is redone at twice the resolution, up to full resolution."""
+        h, w = ctx.height, ctx.width
+        roi = self._first_roi(prompt, box, h, w)
+        scale = self._scale(roi)
+        while True:
+            size = (max(1, round((roi[3] - roi[1]) * scale)), max(1, round((roi[2] - roi[0]) * scale)))
+            labels = self._init_labels(prompt, box, roi, scale, size, h, w)
+            self._hard_seeds(labels, prompt, roi, scale)
+            initial = np.count_nonzero(np.isin(labels, _FG_VALUES))
+            work = self._work_image(ctx, roi, scale)
+            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+            fg = self._cut(work, labels, bgd, fgd, cv2.GC_INIT_WITH_MASK, self.iterations, scale)
+            if scale >= 1.0 or fg is None or np.count_nonzero(fg) >= 0.02 * initial:
+                return roi, scale, labels, bgd, fgd, fg
+            scale = min(1.0, scale * 2.0)
+
+    def _cut(self, work: np.ndarray, labels: np.ndarray, bgd: np.ndarray, fgd: np.ndarray, mode: int,
+             iters: int, scale: float) -> np.ndarray | None:
+        """GrabCut iterations in place on ``labels``; bool foreground, or None when nothing can be cut.
+
+        Each iteration re-learns the GMMs (hard EM, as OpenCV does) and cuts with frozen models whose
+        covariances are multiplied by ``scale``: the data term grows by ``1/scale``, balancing the
+        shorter boundaries of a coarse grid (without it a coarse cut shrinks or vanishes).
+        """
+        fg_seed = np.isin(labels, _FG_VALUES)
+        if not fg_seed.any():
+            return None
+        if fg_seed.all() or min(work.shape[:2]) < 2 or min(np.count_nonzero(fg_seed),
+                                                          np.count_nonzero(~fg_seed)) < 2:
+            return fg_seed
+        try:
+            if mode != cv2.GC_EVAL:
+                cv2.grabCut(work, labels, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
+            colours = work.reshape(-1, 3).astype(np.float32)
+            factor = scale ** self.data_power
+            for _ in range(iters):
+                fg = np.isin(labels, _FG_VALUES).reshape(-1)
+                if fg.all() or not fg.any():
+                    break
+                bgd[:] = learn_gmm(bgd, colours[~fg])
+                fgd[:] = learn_gmm(fgd, colours[fg])
+                cv2.grabCut(work, labels, None, _tempered(bgd, factor), _tempered(fgd, factor), 1,
+                            cv2.GC_EVAL_FREEZE_MODEL)
+        except cv2.error as exc:  # degenerate colour statistics (e.g. a flat image)
+            if mode == cv2.GC_EVAL:
+                raise PromptError(f"GrabCut could not continue from this state: {exc.err}") from None
+            return fg_seed
+        return np.isin(labels, _FG_VALUES)
+
+    def _upsample(self, ctx: GrabCutContext, roi, scale: float, fg: np.ndarray, bgd: np.ndarray,
+                  fgd: np.ndarray) -> np.ndarray:
+        """Full-resolution bool ``(rh, rw)`` mask of the ROI: coarse result, band re-decided per pixel."""
+        x0, y0, x1, y1 = roi
+        rw, rh = x1 - x0, y1 - y0
+        if fg.shape == (rh, rw):
+            return fg
+        soft = cv2.resize(fg.astype(np.float32), (rw, rh), interpolation=cv2.INTER_LINEAR)
+        band = (soft > 0.02) & (soft < 0.98)
+        out = soft >= 0.5
+        ys, xs = np.nonzero(band)
+        if len(ys) == 0 or not (np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0)):
+            return out
+        colours = ctx.pyramid[0][ys + y0, xs + x0].astype(np.float32)
+        llr = gmm_log_likelihood(fgd, colours) - gmm_log_likelihood(bgd, colours)
+        score = np.clip(llr, -10, 10) + self.prior_weight * (2 * soft[ys, xs] - 1) * 2
+        out[ys, xs] = score > 0
+        k = 3 if scale > 0.2 else 5
+        return cv2.medianBlur(out.astype(np.uint8), k) > 0
