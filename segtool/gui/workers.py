@@ -62,15 +62,35 @@ class JobControl:
 
 
 class _Signals(QObject):
-    finished = Signal(object)  # JobResult
+    """Cross-thread signals carry only ints: Python objects travel through :class:`_Mailbox`
+    (PySide6 has crashed with refcount errors when queued signals carried ``object`` arguments)."""
+
+    finished = Signal(int)  # job_id; the JobResult waits in the mailbox
     progress = Signal(int, int, int)  # job_id, done, total
 
 
+class _Mailbox:
+    """Thread-safe job_id -> JobResult hand-over from workers to the GUI thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[int, JobResult] = {}
+
+    def put(self, result: JobResult) -> None:
+        with self._lock:
+            self._items[result.job_id] = result
+
+    def take(self, job_id: int) -> JobResult | None:
+        with self._lock:
+            return self._items.pop(job_id, None)
+
+
 class _Runnable(QRunnable):
-    def __init__(self, fn: Callable[[JobControl], Any], control: JobControl, signals: _Signals) -> None:
+    def __init__(self, fn: Callable[[JobControl], Any], control: JobControl, signals: _Signals,
+                 mailbox: _Mailbox) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._fn, self._control, self._signals = fn, control, signals
+        self._fn, self._control, self._signals, self._mailbox = fn, control, signals, mailbox
 
     def run(self) -> None:  # worker thread
         c = self._control
@@ -84,8 +104,9 @@ class _Runnable(QRunnable):
                 result.error = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc()
             result.cancelled = c.cancelled
+        self._mailbox.put(result)
         try:
-            self._signals.finished.emit(result)
+            self._signals.finished.emit(c.job_id)
         except RuntimeError:  # the receiving QObject is gone (window closed)
             pass
 
@@ -113,6 +134,7 @@ class BackgroundPool(QObject):
         self._signals.progress.connect(self.job_progress)
         self._callbacks: dict[int, Callable[[JobResult], None] | None] = {}
         self._controls: dict[int, JobControl] = {}
+        self._mailbox = _Mailbox()
 
     def submit(self, kind: str, image_id: int, generation: int, fn: Callable[[JobControl], Any],
                on_done: Callable[[JobResult], None] | None = None, priority: int = 0) -> JobControl:
@@ -121,7 +143,7 @@ class BackgroundPool(QObject):
                              _emit_progress=self._signals.progress.emit)
         self._callbacks[control.job_id] = on_done
         self._controls[control.job_id] = control
-        self._pool.start(_Runnable(fn, control, self._signals), priority)
+        self._pool.start(_Runnable(fn, control, self._signals, self._mailbox), priority)
         return control
 
     def pending(self, kind: str | None = None) -> list[JobControl]:
@@ -137,7 +159,10 @@ class BackgroundPool(QObject):
         """Block until every job ended (tests, shutdown)."""
         return self._pool.waitForDone(msecs)
 
-    def _on_signals_finished(self, result: JobResult) -> None:
+    def _on_signals_finished(self, job_id: int) -> None:
+        result = self._mailbox.take(job_id)
+        if result is None:
+            return
         self._controls.pop(result.job_id, None)
         callback = self._callbacks.pop(result.job_id, None)
         if callback is not None:
