@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--megapixels", type=_megapixels, default=None, help="e.g. 1,12,40")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--device", default=None)
+    p.add_argument("--random-weights", default=None, choices=["vit_h", "vit_l", "vit_b", "vit_t"],
+                   help="sam-torch only: time an untrained model of this type (no checkpoint needed)")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=_lazy("segtool.bench.latency:run"))
 
