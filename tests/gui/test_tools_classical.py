@@ -166,3 +166,39 @@ def test_refine_tightens_the_selected_mask_with_one_edit(qtbot, canvas):
     (inst,) = canvas.session.instances()
     assert inst.id == iid and mask_iou(inst.mask(), ellipse) > mask_iou(sloppy, ellipse) + 0.05
     assert canvas.session.undo() and np.array_equal(canvas.session.instance(iid).mask(), sloppy)
+
+
+def test_watershed_scribbles_inside_and_outside(qtbot, canvas):
+    rgb, ellipse, _ = scene_image()
+    canvas.show_image(1, rgb)
+    canvas.set_tool("watershed")
+    ys, xs = np.nonzero(ellipse)
+    cx, cy = float(xs.mean()), float(ys.mean())
+    drag(canvas, [(cx - 40, cy), (cx, cy + 10), (cx + 40, cy)])
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=20000):
+        drag(canvas, [(20, 20), (20, 460), (600, 460)], Qt.MouseButton.RightButton)
+    qtbot.waitUntil(lambda: not canvas.session.pools.interactive.busy(), timeout=20000)
+    assert canvas.tool().prompt.scribbles[1].label == 0
+    _accept(canvas)
+    (inst,) = canvas.session.instances()
+    assert inst.source == "watershed" and mask_iou(inst.mask(), ellipse) >= 0.85
+
+
+def test_superpixel_clicks_add_and_remove_regions(qtbot, canvas):
+    rgb, _, square = scene_image()
+    canvas.show_image(1, rgb)
+    canvas.set_tool("superpixel")
+    ys, xs = np.nonzero(square)
+    for y in np.linspace(ys.min() + 5, ys.max() - 5, 9):  # zig-zag strokes across the square
+        drag(canvas, [(x, y) for x in np.linspace(xs.min() + 5, xs.max() - 5, 12)])
+    click(canvas, 30, 30)  # a region outside the square...
+    click(canvas, 30, 30, Qt.MouseButton.RightButton)  # ...removed again
+    session = canvas.session
+    qtbot.waitUntil(lambda: canvas.tool().current() is not None and not session.pools.interactive.busy()
+                    and not session.pools.background.pending(), timeout=30000)
+    prompt = canvas.tool().prompt
+    assert len(prompt.scribbles) == 9 and prompt.labels.tolist() == [1, 0]
+    _accept(canvas)
+    (inst,) = canvas.session.instances()
+    m = inst.mask()
+    assert inst.source == "superpixel" and mask_iou(m, square) >= 0.85 and not m[30, 30]

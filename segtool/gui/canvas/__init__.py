@@ -65,7 +65,7 @@ Tools (``segtool.gui.canvas.tools``, one module each)
 ------------------------------------------------------
 ``sam-click``, ``sam-box`` (SAM; live update), ``wand`` (tolerance = ``options.wand_tolerance``),
 ``grabcut`` (box, then clicks/scribbles continue the model), ``refine`` (GrabCut on the selected mask),
-``watershed`` (scribbles, left = object, right = background), ``superpixel`` (click adds / right removes
+``watershed`` (scribbles, left = object, right = background), ``superpixel`` (click or drag adds, right removes
 regions), ``brush`` / ``eraser`` (on the selected mask, or a new instance when none is selected; one stroke =
 one undo step), ``polygon`` (click vertices, Enter or a click on the first vertex closes; with
 ``options.snap_edges`` edges follow image contours via :mod:`segtool.engines.edge_snap`), ``pan``.
