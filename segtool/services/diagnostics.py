@@ -94,17 +94,17 @@ def compute_devices() -> dict[str, Any]:
     """Which device each SAM backend will use, and why not CUDA when it is not used."""
     from segtool.engines import devices
 
-    out: dict[str, Any] = {"nvidia-smi": shutil.which("nvidia-smi") or "not found"}
+    smi = shutil.which("nvidia-smi")
+    out: dict[str, Any] = {"nvidia-smi": smi or "not found"}
+    if smi:
+        gpus = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30)
+        out["gpus"] = gpus.stdout.strip().replace("\n", "; ") or gpus.stderr.strip()
     try:
         choice = devices.torch_device()
         out["sam-torch device"] = choice.device
         if choice.reason:
             out["sam-torch: why not cuda"] = choice.reason
-        import torch  # noqa: PLC0415 - only to describe the GPU
-
-        if choice.device == "cuda":
-            out["gpu"] = torch.cuda.get_device_name(0)
-            out["torch cuda"] = torch.version.cuda
     except Exception as exc:  # noqa: BLE001
         out["sam-torch device"] = f"unavailable ({exc})"
     try:

@@ -14,13 +14,13 @@ Durability
 ----------
 Every write happens inside :meth:`ProjectStore.transaction` (a lone call opens its own), which runs
 ``BEGIN IMMEDIATE`` ... ``COMMIT``; a command that returned is committed. The journal is WAL with
-``synchronous=NORMAL`` by default: a commit is in the WAL (the OS page cache) when it returns, so it
-survives a killed or crashed segtool (SIGKILL, tested), and the file is never corrupted; only a
-power loss or OS crash may drop the last commits since the last checkpoint. The stricter
-``synchronous="full"`` (constructor option) fsyncs the WAL at every commit, which survives power
-loss too but costs one fsync per command (about 7 ms on the reference VM, above the 5 ms budget of
-an interactive edit; see ``segtool bench store``). :meth:`ProjectStore.checkpoint` is the middle
-way: it makes everything so far power-safe (the GUI calls it when leaving an image or when idle).
+``synchronous=FULL`` by default: the WAL is fsync'ed at every commit, so a command that returned
+survives a killed segtool (SIGKILL, tested) *and* a power loss or OS crash; the file is never
+corrupted. That costs one fsync per command (``segtool bench store`` reports it; the median is
+within the 5 ms budget of an interactive edit on the reference VM, and the brush commits once per
+stroke, not per dab). ``synchronous="normal"`` (constructor option, for bulk jobs) skips the fsync:
+still safe against a killed process, but a power loss may drop the commits since the last
+:meth:`ProjectStore.checkpoint`.
 
 Locking
 -------
@@ -141,7 +141,7 @@ class ProjectStore:
     # -- opening and closing ----------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-               synchronous: str = "normal") -> ProjectStore:
+               synchronous: str = "full") -> ProjectStore:
         """Create a new project file and open it for writing.
 
         Parameters
@@ -172,7 +172,7 @@ class ProjectStore:
         return store
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, readonly: bool = False, synchronous: str = "normal") -> ProjectStore:
+    def open(cls, path: str | os.PathLike, *, readonly: bool = False, synchronous: str = "full") -> ProjectStore:
         """Open an existing project (the ``.segtool`` file or its folder).
 
         Raises
