@@ -45,8 +45,9 @@ class ProposalConfig:
         ``+offset`` and ``-offset``) is at least this.
     stability_score_offset : logit offset of the stability score.
     box_nms_thresh : box IoU above which the lower-scored of two proposals is dropped.
-    crop_n_layers : extra crop layers (layer i has ``(2**i)**2`` crops with ``points_per_side /
-        2**i`` points a side) for small objects; 0 runs on the whole image only.
+    crop_n_layers : extra crop layers (layer i has ``(2**i)**2`` overlapping crops) for small
+        objects; 0 runs on the whole image only.
+    crop_n_points_downscale_factor : points a side on layer i are ``points_per_side / factor**i``.
     crop_overlap_ratio, crop_nms_thresh : overlap of neighbouring crops; NMS across crops.
     min_region_area : holes and islands smaller than this (pixels) are removed from each mask.
     min_mask_area : proposals smaller than this (pixels, after clean-up) are dropped.
@@ -60,6 +61,7 @@ class ProposalConfig:
     stability_score_offset: float = 1.0
     box_nms_thresh: float = 0.7
     crop_n_layers: int = 0
+    crop_n_points_downscale_factor: int = 1
     crop_overlap_ratio: float = 512 / 1500
     crop_nms_thresh: float = 0.7
     min_region_area: int = 100
@@ -298,7 +300,8 @@ def sam_proposals(engine: Any, image: np.ndarray, config: ProposalConfig | None 
     cfg = config or ProposalConfig()
     height, width = image.shape[:2]
     decode = point_decoder(engine)
-    grids = build_all_layer_point_grids(cfg.points_per_side, cfg.crop_n_layers, 1)
+    grids = build_all_layer_point_grids(cfg.points_per_side, cfg.crop_n_layers,
+                                        cfg.crop_n_points_downscale_factor)
     crop_boxes, layer_idxs = generate_crop_boxes((height, width), cfg.crop_n_layers, cfg.crop_overlap_ratio)
     props: list[Proposal] = []
     for box, layer in zip(crop_boxes, layer_idxs, strict=True):
