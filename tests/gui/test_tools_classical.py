@@ -150,6 +150,13 @@ def test_tab_cycles_candidates_and_enter_takes_the_shown_one(qtbot, canvas):
     _accept(canvas)
     (inst,) = canvas.session.instances()
     assert tuple(inst.bbox) == (160, 160, 240, 240)
+    # Alt+Enter replaces the selected instance's mask (one EditMask) instead of adding one
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=10000):
+        click(canvas, 300, 300)
+    QTest.keyClick(canvas.viewport(), Qt.Key.Key_Return, Qt.KeyboardModifier.AltModifier)
+    (edited,) = canvas.session.instances()
+    assert edited.id == inst.id and tuple(edited.bbox) == (290, 290, 310, 310)
+    assert canvas.session.undo() and tuple(canvas.session.instance(inst.id).bbox) == (160, 160, 240, 240)
 
 
 def test_refine_tightens_the_selected_mask_with_one_edit(qtbot, canvas):

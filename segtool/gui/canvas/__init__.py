@@ -57,7 +57,8 @@ Objects
 
     Mouse/keys inside the canvas: wheel zooms to the cursor; middle-drag or Space+left-drag pans; ``F`` fits.
     Left click = positive, right click or Shift+click = negative; Tab cycles the multi-mask candidates;
-    Enter accepts (AddInstance, or EditMask when refining the selected instance); Esc discards;
+    Enter accepts (AddInstance; EditMask in the ``refine`` tool, and Alt+Enter replaces the mask of the one
+    selected instance with the candidate, for any prompt tool); Esc discards;
     ``[`` / ``]`` shrink / grow the brush. Clicking an instance with no prompt pending (``pan`` tool or
     Ctrl+click) selects it.
 

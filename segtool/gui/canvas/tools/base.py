@@ -145,6 +145,8 @@ class PromptTool(Tool):
             self.show_current()
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if modifiers & Qt.KeyboardModifier.AltModifier and len(self.session.selected_ids) == 1:
+                self.target_id = self.session.selected_ids[0]  # Alt+Enter: replace the selected mask
             return self.accept() is not None
         if key == Qt.Key.Key_Escape:
             had = not self.prompt.is_empty() or bool(self.candidates)
