@@ -62,7 +62,7 @@ class MaskOverlayItem(QGraphicsItem):
     """
 
     def __init__(self, crop: np.ndarray, bbox: BBox, color: tuple[int, int, int], *, dashed: bool = False,
-                 alpha: int = 90, parent: QGraphicsItem | None = None) -> None:
+                 alpha: int = 110, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
         self.crop, self.bbox, self.color, self.dashed = crop, bbox, color, dashed
         self._alpha = alpha
@@ -96,8 +96,7 @@ class MaskOverlayItem(QGraphicsItem):
               widget: QWidget | None = None) -> None:
         x0, y0, x1, y1 = self.bbox
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        if self.highlighted:
-            painter.setOpacity(1.0)
+        if self.highlighted:  # hover: the fill twice as strong
             painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._fill)
         painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._fill)
         pen = QPen(QColor(*self.color))
