@@ -87,6 +87,23 @@ def test_middle_button_drag_pans(qtbot, canvas):
     assert moved.x() == pytest.approx(100 / canvas.zoom(), abs=1) and moved.y() == pytest.approx(50 / canvas.zoom(), abs=1)
 
 
+def test_space_drag_pans_even_with_an_editing_tool(qtbot, canvas):
+    rgb, _, _ = scene_image()
+    canvas.show_image(1, rgb)
+    canvas.zoom_by(4.0)
+    canvas.set_tool("brush")
+    vp = canvas.viewport()
+    start = canvas.mapToScene(QPoint(400, 300))
+    QTest.keyPress(vp, Qt.Key.Key_Space)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(400, 300))
+    QTest.mouseMove(vp, QPoint(450, 340))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(450, 340))
+    QTest.keyRelease(vp, Qt.Key.Key_Space)
+    moved = canvas.mapToScene(QPoint(400, 300)) - start
+    assert moved.x() == pytest.approx(-50 / canvas.zoom(), abs=1) and moved.y() == pytest.approx(-40 / canvas.zoom(), abs=1)
+    assert canvas.session.instances() == []  # nothing was painted
+
+
 def test_200_overlays_are_drawn_and_hover_highlights_the_one_under_the_cursor(qtbot, canvas):
     rgb = np.full((600, 800, 3), 30, np.uint8)
     canvas.show_image(1, rgb)
