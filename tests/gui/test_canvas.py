@@ -130,11 +130,15 @@ def test_200_overlays_are_drawn_and_hover_highlights_the_one_under_the_cursor(qt
 
 
 def test_many_qt_calls_do_not_exhaust_none_or_true(qtbot, canvas):
-    """PySide6 6.12 on Python 3.11 drops a reference to None per void call and to True per emit()
-    (see segtool.gui); without the pin this aborts the interpreter."""
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None per void call and to True per emit(),
+    which aborts the interpreter after ~10^4 calls; pyproject.toml pins PySide6 < 6.12. Here the
+    reference counts of the singletons must not fall over 20,000 calls."""
     import sys
 
-    for _ in range(50000):
+    before = {name: sys.getrefcount(obj) for name, obj in (("None", None), ("True", True))}
+    for _ in range(20000):
         canvas.viewport().update()
         canvas.candidate_changed.emit()
-    assert min(sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)) > 1_000_000
+    after = {name: sys.getrefcount(obj) for name, obj in (("None", None), ("True", True))}
+    for name in before:
+        assert after[name] >= before[name] - 100, f"{name} lost {before[name] - after[name]} references"
