@@ -355,7 +355,7 @@ def _classical_labelings(small: np.ndarray) -> list[np.ndarray]:
     from skimage.segmentation import felzenszwalb, slic
 
     area = small.shape[0] * small.shape[1]
-    maps = [felzenszwalb(small, scale=s, sigma=0.8, min_size=max(area // 400, 20)) for s in (200, 600, 1500)]
+    maps = [felzenszwalb(small, scale=s, sigma=0.5, min_size=max(area // 400, 20)) for s in (200, 600, 1500)]
     superpixels = slic(small, n_segments=200, compactness=10, start_label=1)
     rag = graph.rag_mean_color(small, superpixels)
     for thresh in (20, 35):
