@@ -23,6 +23,7 @@ from segtool.gui.panels.image_list import ImageListPanel
 from segtool.gui.panels.instances import InstancesPanel
 from segtool.gui.panels.status_bar import StatusBar
 from segtool.gui.panels.tool_options import ToolOptionsPanel
+from segtool.gui.proposal_review import ProposalReview
 from segtool.gui.settings import AppSettings
 
 #: (tool name, menu text, shortcut), in toolbar order.
@@ -109,6 +110,9 @@ class MainWindow(QMainWindow):
         for k in range(9):
             self._action(f"class:{k + 1}", f"Class {k + 1}", str(k + 1),
                          lambda _=False, i=k: self.classes_panel.choose_index(i), m)
+        self.review = ProposalReview(self.session, self.canvas, parent=self)  # automatic proposals
+        self.review.install(self, bar.addMenu("&Proposals"))
+        self.review.status_message.connect(lambda text: self.status.showMessage(text, 6000))
         m = bar.addMenu("&Help")
         self._action("about", "About segtool", None, self.show_about_dialog, m)
 
