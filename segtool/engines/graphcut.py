@@ -55,6 +55,7 @@ class GrabCutState:
     scale : working grid size / full-resolution size.
     bgd_model, fgd_model : float64 ``(1, 65)`` OpenCV GMMs (5 components).
     labels : uint8 ``(h, w)`` ``cv2.GC_*`` labels of the working grid after the last cut.
+    clicks_done : number of the prompt's clicks already applied (later ones are new).
     """
 
     roi: tuple[int, int, int, int]
@@ -62,6 +63,7 @@ class GrabCutState:
     bgd_model: np.ndarray
     fgd_model: np.ndarray
     labels: np.ndarray
+    clicks_done: int = 0
 
 
 def gmm_log_likelihood(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
@@ -145,13 +147,17 @@ class GrabCutEngine:
     data_power : float
         On a coarse grid the colour covariances are multiplied by ``scale ** data_power`` during the
         cut (a stronger data term against the relatively longer boundaries of a coarse grid).
+    click_hard_fraction : float
+        A follow-up click that lands on the wrong side gets a soft disc of half its distance to the
+        current boundary and a hard disc of this fraction of it (see ``_new_click_priors``).
     """
 
     name = "grabcut"
 
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
-                 refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0) -> None:
+                 refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
+                 click_hard_fraction: float = 0.8) -> None:
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -163,6 +169,7 @@ class GrabCutEngine:
         self.refine_band = float(refine_band)
         self.prior_weight = float(prior_weight)
         self.data_power = float(data_power)
+        self.click_hard_fraction = float(click_hard_fraction)
 
     # ------------------------------------------------------------------ prepare
     def prepare(self, image: np.ndarray) -> GrabCutContext:
@@ -262,6 +269,36 @@ class GrabCutEngine:
             return self._box_roi(rect, h, w)
         return (0, 0, w, h)
 
+    @staticmethod
+    def _new_click_priors(labels: np.ndarray, prompt: Prompt, done: int, roi, scale: float,
+                          hard_fraction: float) -> None:
+        """Soft seeds for clicks made since the last cut, in place on working ``labels``.
+
+        A positive click on the background turns a disc of probable background into probable
+        foreground; its radius is half the click's distance to the current foreground (the robot and
+        annotators click in the middle of the missed part). The inner ``hard_fraction`` of that disc
+        becomes a hard constraint (hard labels of earlier clicks are never overwritten). Negative
+        clicks mirror this.
+        """
+        for (x, y), lab in list(zip(prompt.points, prompt.labels, strict=True))[done:]:
+            cx, cy = int((x - roi[0]) * scale), int((y - roi[1]) * scale)
+            if not (0 <= cy < labels.shape[0] and 0 <= cx < labels.shape[1]):
+                continue
+            fg = np.isin(labels, _FG_VALUES)
+            if bool(fg[cy, cx]) == bool(lab):
+                continue
+            other = (~fg if lab else fg).astype(np.uint8)  # the click's side of the boundary
+            dist = cv2.distanceTransform(other, cv2.DIST_L2, 3)
+            radius = int(np.clip(0.5 * dist[cy, cx], 1, max(labels.shape)))
+            disc = np.zeros(labels.shape, np.uint8)
+            cv2.circle(disc, (cx, cy), radius, 1, -1)
+            flip = (disc > 0) & (labels == (cv2.GC_PR_BGD if lab else cv2.GC_PR_FGD))
+            labels[flip] = cv2.GC_PR_FGD if lab else cv2.GC_PR_BGD
+            hard = np.zeros(labels.shape, np.uint8)
+            cv2.circle(hard, (cx, cy), max(1, int(hard_fraction * radius)), 1, -1)
+            labels[(hard > 0) & (labels != (cv2.GC_BGD if lab else cv2.GC_FGD))] = (
+                cv2.GC_FGD if lab else cv2.GC_BGD)
+
     def _continue(self, ctx: GrabCutContext, prompt: Prompt, state: GrabCutState):
         """ROI, scale and working labels that continue ``state`` (ROI grown to hold every click)."""
         h, w = ctx.height, ctx.width
@@ -311,16 +348,17 @@ class GrabCutEngine:
         if state is not None:
             roi, scale, labels = self._continue(context, prompt, state)
             bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
+            self._new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
             self._hard_seeds(labels, prompt, roi, scale)
             work = self._work_image(context, roi, scale)
             fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
         else:
             roi, scale, labels, bgd, fgd, fg = self._first_cut(context, prompt, box)
-        new_state = GrabCutState(roi, scale, bgd, fgd, labels)
+        new_state = GrabCutState(roi, scale, bgd, fgd, labels, len(prompt.points))
         full = np.zeros((h, w), bool)
         if fg is None:
             return [Candidate(mask=full, score=0.0, state=None)]
-        full[roi[1]:roi[3], roi[0]:roi[2]] = self._upsample(context, roi, scale, fg, bgd, fgd)
+        full[roi[1]:roi[3], roi[0]:roi[2]] = self._upsample(context, roi, scale, fg, bgd, fgd, labels)
         return [Candidate(mask=full, score=1.0, state=new_state)]
 
     def _first_cut(self, ctx: GrabCutContext, prompt: Prompt, box):
@@ -375,7 +413,7 @@ class GrabCutEngine:
         return np.isin(labels, _FG_VALUES)
 
     def _upsample(self, ctx: GrabCutContext, roi, scale: float, fg: np.ndarray, bgd: np.ndarray,
-                  fgd: np.ndarray) -> np.ndarray:
+                  fgd: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Full-resolution bool ``(rh, rw)`` mask of the ROI: coarse result, band re-decided per pixel."""
         x0, y0, x1, y1 = roi
         rw, rh = x1 - x0, y1 - y0
@@ -392,4 +430,8 @@ class GrabCutEngine:
         score = np.clip(llr, -10, 10) + self.prior_weight * (2 * soft[ys, xs] - 1) * 2
         out[ys, xs] = score > 0
         k = 3 if scale > 0.2 else 5
-        return cv2.medianBlur(out.astype(np.uint8), k) > 0
+        out = cv2.medianBlur(out.astype(np.uint8), k) > 0
+        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        out[hard == cv2.GC_FGD] = True
+        out[hard == cv2.GC_BGD] = False
+        return out
