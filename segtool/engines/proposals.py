@@ -126,8 +126,8 @@ def point_decoder(engine: Any) -> PointDecoder:
     """The fastest way ``engine`` offers to decode many single-point prompts on one context.
 
     In order: an ONNX decoder session (``engine.decoder.run``) asked for low-res outputs only; the
-    engine's batched entry point ``predict_points_batch(context, points_xy)`` returning
-    ``(full_logits (N, C, H, W), iou (N, C), low_res (N, C, 256, 256))``; else one
+    engine's batched entry point ``predict_points_batch(context, points_xy[, upscale=False])``
+    returning ``(full_logits (N, C, H, W), iou (N, C), low_res (N, C, 256, 256))``; else one
     :meth:`predict` call per point with ``multimask=True``.
     """
     if callable(getattr(getattr(engine, "decoder", None), "run", None)) and \
@@ -135,8 +135,12 @@ def point_decoder(engine: Any) -> PointDecoder:
         return _onnx_low_res_decoder(engine)
     batch = getattr(engine, "predict_points_batch", None)
     if batch is not None:
+        import inspect
+
+        kwargs = {"upscale": False} if "upscale" in inspect.signature(batch).parameters else {}
+
         def decode_batch(context: Any, points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            out = batch(context, points_xy)
+            out = batch(context, points_xy, **kwargs)
             iou, low_res = np.asarray(out[1], np.float32), np.asarray(out[-1], np.float32)
             n = len(points_xy)
             low_res = low_res.reshape(n, -1, *low_res.shape[-2:])

@@ -105,3 +105,20 @@ def test_classical_respects_min_area_and_drops_existing() -> None:
     kept = drop_overlapping(props, [rect])
     assert _best_iou(kept, rect) < 0.7
     assert len(kept) < len(props)
+
+
+@pytest.mark.slow
+def test_sam_torch_proposals_use_the_batched_decoder(vit_t_checkpoint, monkeypatch) -> None:
+    from segtool.engines.sam_torch import SamTorchEngine
+
+    engine = SamTorchEngine(vit_t_checkpoint, cache=False)
+
+    def no_single_calls(*_a, **_k):
+        raise AssertionError("proposals must go through predict_points_batch, not one predict per point")
+
+    monkeypatch.setattr(engine, "predict", no_single_calls)
+    image, disc, rect = _scene()
+    props = sam_proposals(engine, image, ProposalConfig(points_per_side=6))
+    _check_well_formed(props, disc.shape)
+    assert _best_iou(props, disc) >= 0.9
+    assert _best_iou(props, rect) >= 0.9
