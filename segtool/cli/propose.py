@@ -7,6 +7,7 @@ run continues where it stopped when started again.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from segtool.core.errors import SegtoolError
@@ -65,8 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SegtoolError("--workers must be at least 1")
+    threads = args.threads
+    if threads is None and args.workers > 1:  # share the cores instead of oversubscribing them
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
     spec = ProposeSpec(engine=_engine_name(args), model=str(args.model) if args.model else None,
-                       config=_config(args), threads=args.threads)
+                       config=_config(args), threads=threads)
     bar = tqdm(total=0, unit="img", desc="proposals", disable=args.no_progress, dynamic_ncols=True)
     stored = {"n": 0}
 
