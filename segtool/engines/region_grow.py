@@ -146,10 +146,13 @@ class MagicWandEngine:
         ff = np.zeros((lab.shape[0] + 2, lab.shape[1] + 2), np.uint8)
         flags = self.connectivity | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
         cv2.floodFill(np.ascontiguousarray(lab), ff, (x - x0, y - y0), 0, d, d, flags)
-        return ff[1:-1, 1:-1] > 0
+        return ff[1:-1, 1:-1].view(bool)  # fill value 1: a bool view, no copy
 
     def predict(self, context: LabContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
         """One candidate: bool ``(H, W)`` union of positive selections minus negative ones.
+
+        Without a box the mask may be a (non-contiguous) view of the flood-fill buffer: no copy
+        of a 12-megapixel mask is made. No positive seed gives an empty candidate with score 0.
 
         Raises :class:`PromptError` for an empty prompt, a click outside the image or a degenerate box.
         """
@@ -162,16 +165,22 @@ class MagicWandEngine:
         if prompt.box is not None and not (labels == 1).any():
             pts = np.vstack([pts, [[(box[0] + box[2] - 1) // 2, (box[1] + box[3] - 1) // 2]]])
             labels = np.append(labels, 1)
-        sub = np.zeros((box[3] - box[1], box[2] - box[0]), bool)
+        sub = None
         for (x, y) in pts[labels == 1]:
-            if not sub[y - box[1], x - box[0]]:
+            if sub is None:
+                sub = self._select(context, int(x), int(y), box)
+            elif not sub[y - box[1], x - box[0]]:
                 sub |= self._select(context, int(x), int(y), box)
+        if sub is None:
+            return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
         for (x, y) in pts[labels == 0]:
             if sub[y - box[1], x - box[0]]:
                 sub &= ~self._select(context, int(x), int(y), box)
+        if sub.shape == (h, w):
+            return [Candidate(mask=sub, score=1.0)]
         mask = np.zeros((h, w), bool)
         mask[box[1]:box[3], box[0]:box[2]] = sub
-        return [Candidate(mask=mask, score=1.0, state=None)]
+        return [Candidate(mask=mask, score=1.0)]
 
 
 class SeededRegionGrowEngine:
