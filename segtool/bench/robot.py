@@ -12,6 +12,7 @@ Coordinates: clicks are ``(x, y)`` pixels (column, row); masks are bool ``(H, W)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,11 +101,8 @@ def gt_box(gt: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def _follow_up(prompt: Prompt, best: Candidate) -> Prompt:
-    """The prompt carried to the next interaction: previous logits, state and mask."""
-    prompt.mask_logits = best.low_res_logits
-    prompt.state = best.state
-    prompt.mask = best.mask
-    return prompt
+    """A new prompt carrying the previous logits, state and mask (the sent prompt is never mutated)."""
+    return dataclasses.replace(prompt, mask_logits=best.low_res_logits, state=best.state, mask=best.mask)
 
 
 def run_robot(engine: Any, context: Any, sample: Sample, *, max_clicks: int = 20,

