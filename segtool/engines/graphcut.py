@@ -414,24 +414,80 @@ class GrabCutEngine:
 
     def _upsample(self, ctx: GrabCutContext, roi, scale: float, fg: np.ndarray, bgd: np.ndarray,
                   fgd: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Full-resolution bool ``(rh, rw)`` mask of the ROI: coarse result, band re-decided per pixel."""
+        """Full-resolution bool ``(rh, rw)`` mask of the ROI: coarse result, band re-decided per pixel.
+
+        The band is the upsampled one-pixel ring of the coarse boundary. There each pixel's colour
+        log-likelihood ratio (fg vs bg GMM, looked up in a 32x32x32 table) plus the bilinear coarse
+        result as a prior decides; hard labels of the working grid win.
+        """
         x0, y0, x1, y1 = roi
         rw, rh = x1 - x0, y1 - y0
         if fg.shape == (rh, rw):
             return fg
-        soft = cv2.resize(fg.astype(np.float32), (rw, rh), interpolation=cv2.INTER_LINEAR)
-        band = (soft > 0.02) & (soft < 0.98)
-        out = soft >= 0.5
-        ys, xs = np.nonzero(band)
-        if len(ys) == 0 or not (np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0)):
-            return out
-        colours = ctx.pyramid[0][ys + y0, xs + x0].astype(np.float32)
-        llr = gmm_log_likelihood(fgd, colours) - gmm_log_likelihood(bgd, colours)
-        score = np.clip(llr, -10, 10) + self.prior_weight * (2 * soft[ys, xs] - 1) * 2
+        coarse = fg.astype(np.uint8)
+        ring = cv2.dilate(coarse, np.ones((3, 3), np.uint8)) != cv2.erode(coarse, np.ones((3, 3), np.uint8))
+        out = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        ys, xs = _block_pixels(ring, rh, rw)
+        if len(ys) == 0:
+            return out > 0
+        sx, sy = fg.shape[1] / rw, fg.shape[0] / rh
+        prior = _bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
+        score = self.prior_weight * (4 * prior - 2)
+        if np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0):
+            colours = ctx.pyramid[0][ys + y0, xs + x0]
+            score += _llr_table(fgd, bgd)[_colour_index(colours)]
+        cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
+        cy = np.minimum((ys * sy).astype(np.intp), fg.shape[0] - 1)
+        hard = labels[cy, cx]
         out[ys, xs] = score > 0
-        k = 3 if scale > 0.2 else 5
-        out = cv2.medianBlur(out.astype(np.uint8), k) > 0
-        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)
-        out[hard == cv2.GC_FGD] = True
-        out[hard == cv2.GC_BGD] = False
-        return out
+        out = cv2.medianBlur(out, 3 if scale > 0.2 else 5)
+        out[ys[hard == cv2.GC_FGD], xs[hard == cv2.GC_FGD]] = 1
+        out[ys[hard == cv2.GC_BGD], xs[hard == cv2.GC_BGD]] = 0
+        return out.view(bool)
+
+
+def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution ``(ys, xs)`` of the pixels that nearest-neighbour upsampling of bool
+    ``coarse`` ``(ch, cw)`` to ``(rh, rw)`` maps onto its True pixels (no full-size scan)."""
+    ch, cw = coarse.shape
+    ry, rx = np.nonzero(coarse)
+    xe = np.ceil(np.arange(cw + 1) * (rw / cw) - 1e-9).astype(np.intp)
+    ye = np.ceil(np.arange(ch + 1) * (rh / ch) - 1e-9).astype(np.intp)
+    xe[-1], ye[-1] = rw, rh
+    bw, bh = int(np.diff(xe).max()), int(np.diff(ye).max())
+    xs = xe[rx][:, None, None] + np.arange(bw)[None, None, :]
+    ys = ye[ry][:, None, None] + np.arange(bh)[None, :, None]
+    valid = (xs < xe[rx + 1][:, None, None]) & (ys < ye[ry + 1][:, None, None])
+    return np.broadcast_to(ys, valid.shape)[valid], np.broadcast_to(xs, valid.shape)[valid]
+
+
+_LUT_BITS = 5
+
+
+def _colour_index(colours: np.ndarray) -> np.ndarray:
+    """Index ``(N,)`` into a ``2**(3*_LUT_BITS)`` colour table of uint8 colours ``(N, 3)``."""
+    q = (colours >> (8 - _LUT_BITS)).astype(np.intp)
+    return (q[:, 0] << (2 * _LUT_BITS)) | (q[:, 1] << _LUT_BITS) | q[:, 2]
+
+
+def _llr_table(fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
+    """float32 table of ``log p_fg - log p_bg`` (clipped to +-10) at the centre of each colour bin."""
+    n = 1 << _LUT_BITS
+    centres = (np.arange(n, dtype=np.float32) + 0.5) * (256 / n)
+    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
+    llr = gmm_log_likelihood(fgd, grid) - gmm_log_likelihood(bgd, grid)
+    return np.clip(llr, -10, 10).astype(np.float32)
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples of float32 ``img`` ``(h, w)`` at float ``x``/``y`` ``(N,)`` (edges clamped)."""
+    h, w = img.shape
+    x = np.clip(x, 0, w - 1)
+    y = np.clip(y, 0, h - 1)
+    x0 = np.minimum(x.astype(np.intp), w - 2) if w > 1 else np.zeros(len(x), np.intp)
+    y0 = np.minimum(y.astype(np.intp), h - 2) if h > 1 else np.zeros(len(y), np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = x - x0, y - y0
+    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
