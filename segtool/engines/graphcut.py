@@ -107,16 +107,20 @@ def learn_gmm(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
         mahal = np.sum((d @ np.linalg.inv(cov).astype(np.float32)) * d, axis=1)
         score[:, k] = np.log(m[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)))
     comp = np.argmax(score, axis=1)
+    counts = np.bincount(comp, minlength=5).astype(np.float64)
+    c64 = colours.astype(np.float64)
+    sums = np.stack([np.bincount(comp, c64[:, i], minlength=5) for i in range(3)], axis=1)
+    prods = np.zeros((5, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            prods[:, i, j] = prods[:, j, i] = np.bincount(comp, c64[:, i] * c64[:, j], minlength=5)
     out = np.zeros((1, 65), np.float64)
-    for k in range(5):
-        sel = colours[comp == k].astype(np.float64)
-        if len(sel) == 0:
-            continue
-        mu = sel.mean(axis=0)
-        cov = np.cov(sel, rowvar=False, bias=True) if len(sel) > 1 else np.zeros((3, 3))
+    for k in np.flatnonzero(counts):
+        mu = sums[k] / counts[k]
+        cov = prods[k] / counts[k] - np.outer(mu, mu)
         if np.linalg.det(cov) <= np.finfo(np.float64).eps:
             cov = cov + np.eye(3) * 0.01
-        out[0, k] = len(sel) / len(colours)
+        out[0, k] = counts[k] / len(colours)
         out[0, 5 + 3 * k:8 + 3 * k] = mu
         out[0, 20 + 9 * k:29 + 9 * k] = cov.reshape(-1)
     return out
@@ -480,14 +484,11 @@ def _llr_table(fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
 
 
 def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples of float32 ``img`` ``(h, w)`` at float ``x``/``y`` ``(N,)`` (edges clamped)."""
-    h, w = img.shape
-    x = np.clip(x, 0, w - 1)
-    y = np.clip(y, 0, h - 1)
-    x0 = np.minimum(x.astype(np.intp), w - 2) if w > 1 else np.zeros(len(x), np.intp)
-    y0 = np.minimum(y.astype(np.intp), h - 2) if h > 1 else np.zeros(len(y), np.intp)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx, fy = x - x0, y - y0
-    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
-    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
-    return top * (1 - fy) + bottom * fy
+    """Bilinear samples ``(N,)`` of float32 ``img`` ``(h, w)`` at float ``x``/``y`` ``(N,)`` (edges clamped)."""
+    if len(x) == 0:
+        return np.zeros(0, np.float32)
+    mx = np.ascontiguousarray(x, np.float32).reshape(1, -1)
+    my = np.ascontiguousarray(y, np.float32).reshape(1, -1)
+    chunks = [cv2.remap(img, mx[:, i:i + 32000], my[:, i:i + 32000], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE) for i in range(0, mx.shape[1], 32000)]
+    return np.concatenate(chunks, axis=1).reshape(-1)
