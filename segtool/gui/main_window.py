@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+import numpy as np
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from segtool.core.errors import SegtoolError
 from segtool.gui.app import CURRENT_IMAGE_KEY, MODEL_HINT, SamChoice, create_sam, open_project_path
 from segtool.gui.canvas import SAM_TOOLS, AnnotationCanvas, EditorSession
+from segtool.gui.image_loader import LoadedImage, PixelCache, load_quick_preview
 from segtool.gui.panels.classes import ClassesPanel
 from segtool.gui.panels.image_list import ImageListPanel
 from segtool.gui.panels.instances import InstancesPanel
@@ -25,6 +27,7 @@ from segtool.gui.panels.status_bar import StatusBar
 from segtool.gui.panels.tool_options import ToolOptionsPanel
 from segtool.gui.proposal_review import ProposalReview
 from segtool.gui.settings import AppSettings
+from segtool.gui.workers import JobControl, JobResult
 
 #: (tool name, menu text, shortcut), in toolbar order.
 TOOL_ACTIONS = (
@@ -36,7 +39,16 @@ TOOL_ACTIONS = (
 
 
 class MainWindow(QMainWindow):
-    """The annotation window. ``open_project(path)`` shows a project; ``store`` is the open one."""
+    """The annotation window. ``open_project(path)`` shows a project; ``store`` is the open one.
+
+    Signals
+    -------
+    image_previewed(int) : a quick preview of large image ``id`` is on the canvas (its pixels still load).
+    image_shown(int) : the pixels of image ``id`` are on the canvas (after :meth:`show_image`).
+    """
+
+    image_previewed = Signal(int)
+    image_shown = Signal(int)
 
     def __init__(self, settings: AppSettings | None = None, *, sam: SamChoice | None = None,
                  parent: QWidget | None = None) -> None:
@@ -44,6 +56,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("segtool")
         self.settings = settings or AppSettings()
         self.store: Any = None
+        self.pixels = PixelCache()
+        self._load_generation = 0
+        self._load_generation_failed = False
+        self._load_job: JobControl | None = None
+        self._quick_previews: dict[int, Any] = {}  # load job id -> QuickPreview, handed over by a worker
+        #: image loads whose result arrived after the user had moved on
+        self.stale_loads_dropped = 0
         self._docs: dict[int, tuple[Any, Any]] = {}
         self.session = EditorSession(parent=self)
         self.canvas = AnnotationCanvas(self.session, self)
@@ -124,6 +143,7 @@ class MainWindow(QMainWindow):
         self.session.document_changed.connect(self._on_session_document_changed)
         self.session.sam_state_changed.connect(self.status.set_encoder_state)
         self.session.encode_progress.connect(self.status.set_encode_progress)
+        self.session.pools.loader.job_progress.connect(self._on_loader_job_progress)
         self.canvas.status_message.connect(lambda text: self.status.showMessage(text, 4000))
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
 
@@ -165,12 +185,15 @@ class MainWindow(QMainWindow):
         ids = [r.id for r in records]
         last = store.meta_get(CURRENT_IMAGE_KEY)
         if ids:
-            self.show_image(last if last in ids else ids[0])
+            self.show_image(last if last in ids else ids[0], wait=True)
 
     def close_project(self) -> None:
         """Close the open project (everything is already saved)."""
         if self.store is not None:
             self.session.pools.background.cancel_all()
+            self.session.pools.loader.cancel_all()
+            self._load_generation += 1
+            self.pixels.clear()
             self._docs.clear()
             self.store.close()
             self.store = None
@@ -186,27 +209,87 @@ class MainWindow(QMainWindow):
                 self._docs.pop(next(iter(self._docs)))
         return self._docs[image_id]
 
-    def show_image(self, image_id: int) -> None:
-        """Load and show image ``image_id``; remember it in the project; prefetch its neighbours."""
-        from segtool.io.images import load_image
-
+    def show_image(self, image_id: int, *, wait: bool = False) -> None:
+        """Go to image ``image_id``: its pixels are decoded in the loader pool (or taken from the cache of
+        preloaded neighbours) and shown when ready; ``image_shown`` is emitted then. The list position, the
+        status bar and the project's current image change at once. ``wait`` runs the event loop (the GUI
+        stays live) until the image is up."""
         record = self.images_panel.record(image_id)
         if record is None or self.store is None:
             return
-        try:
-            rgb = load_image(self.store.root / record.path)
-        except SegtoolError as exc:
-            self.status.showMessage(str(exc), 10000)
-            return
-        doc, history = self.document(image_id)
+        self._load_generation += 1
+        self._load_generation_failed = False
         self.images_panel.set_current(image_id)
-        self.canvas.show_image(image_id, rgb, doc, history)
         self.store.meta_set(CURRENT_IMAGE_KEY, image_id)
         self.status.set_position(self.images_panel.position(image_id) + 1, len(self.images_panel.records()),
                                  record.path)
-        self.session.prefetch([(r.id, self.store.root / r.path) for r in self.images_panel.neighbours(image_id)])
+        cached = self.pixels.get(image_id)
+        if cached is not None:
+            self._display(image_id, cached)
+            return
+        self.status.showMessage(self.tr("loading {0}…").format(record.path), 4000)
+        path = self.store.root / record.path
+
+        def load(control: JobControl) -> LoadedImage:
+            quick = None if image_id in self.pixels else load_quick_preview(path)  # big JPEG: shown first
+            if quick is not None and not control.cancelled:
+                self._quick_previews[control.job_id] = quick
+                control.progress(1, 2)
+            return self.pixels.get_or_load(image_id, path)
+
+        self._load_job = self.session.pools.loader.submit("load", image_id, self._load_generation, load,
+                                                          self._on_loader_image_loaded, priority=2)
+        if wait:
+            self._spin(lambda: self.canvas.image_id == image_id or self._load_generation_failed, 120000)
+
+    def _on_loader_job_progress(self, job_id: int, _done: int, _total: int) -> None:
+        quick = self._quick_previews.pop(job_id, None)
+        job = self._load_job
+        if quick is not None and job is not None and job.job_id == job_id and self.canvas.image_id != job.image_id:
+            self.canvas.show_preview(job.image_id, quick.preview, quick.size)
+            self.image_previewed.emit(job.image_id)
+
+    def _on_loader_image_loaded(self, result: JobResult) -> None:
+        self._quick_previews.pop(result.job_id, None)
+        if result.generation != self._load_generation or self.store is None:
+            self.stale_loads_dropped += 1  # the user moved on (or closed the project)
+            return
+        if result.error:
+            self._load_generation_failed = True
+            self.status.showMessage(result.error.split(": ", 1)[-1], 10000)
+            return
+        self._display(result.image_id, result.value)
+
+    def _display(self, image_id: int, loaded: LoadedImage) -> None:
+        self._load_generation_failed = False
+        doc, history = self.document(image_id)
+        self.canvas.show_image(image_id, loaded.rgb, doc, history, preview=(loaded.preview, loaded.preview_step))
         self.instances_panel.reload()
         self._apply_visibility()
+        self._preload_neighbours(image_id)
+        self.image_shown.emit(image_id)
+
+    def _preload_neighbours(self, image_id: int) -> None:
+        """Decode the next/previous images' pixels (loader pool) and encode them for SAM (background)."""
+        sources = []
+        for rec in self.images_panel.neighbours(image_id):
+            path = self.store.root / rec.path
+
+            def load(_control: Any = None, rid: int = rec.id, path: Path = path) -> np.ndarray:
+                return self.pixels.get_or_load(rid, path).rgb
+
+            if rec.id not in self.pixels:
+                self.session.pools.loader.submit("preload", rec.id, self._load_generation, load, priority=0)
+            sources.append((rec.id, load))
+        self.session.prefetch(sources)
+
+    def _spin(self, condition: Any, timeout_ms: int) -> None:
+        """Run the event loop until ``condition()`` or the timeout (the window stays responsive)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline and not condition():
+            loop = QEventLoop()
+            QTimer.singleShot(10, loop.quit)
+            loop.exec()
 
     def set_image_status(self, status: str) -> None:
         """Set the review status of the current image (durable at once)."""
@@ -284,7 +367,8 @@ class MainWindow(QMainWindow):
         """Run the event loop until the SAM encoder and background jobs are done (screenshots, tests)."""
         deadline = time.monotonic() + timeout_ms / 1000
         while time.monotonic() < deadline and (self.session.sam_state == "encoding"
-                                               or self.session.pools.background.pending("encode")):
+                                               or self.session.pools.background.pending("encode")
+                                               or self.session.pools.loader.pending("load")):
             loop = QEventLoop()
             QTimer.singleShot(30, loop.quit)
             loop.exec()

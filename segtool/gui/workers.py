@@ -219,16 +219,21 @@ class LatestRequestQueue(QObject):
 
 
 class WorkerPools(QObject):
-    """The two pools the GUI uses: ``background`` (slow jobs) and ``interactive`` (predictions)."""
+    """The pools the GUI uses: ``background`` (slow jobs: encoder, prefetch, proposals, export, model
+    creation and download), ``interactive`` (predictions, latest request wins) and ``loader`` (file
+    decoding and thumbnails, its own thread so that an image never waits behind a running encode)."""
 
     def __init__(self, background_threads: int = 1, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.background = BackgroundPool(background_threads, self)
         self.interactive = LatestRequestQueue(self)
+        self.loader = BackgroundPool(1, self)
 
     def shutdown(self, msecs: int = 5000) -> None:
-        """Cancel background jobs and wait for both pools."""
+        """Cancel background and loader jobs and wait for every pool."""
         self.background.cancel_all()
+        self.loader.cancel_all()
         self.interactive.clear()
         self.background.wait(msecs)
+        self.loader.wait(msecs)
         self.interactive.wait(msecs)

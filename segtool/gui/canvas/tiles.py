@@ -28,6 +28,14 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888).copy()
 
 
+def make_preview(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    """The preview of RGB uint8 ``(H, W, 3)``: ``(rgb[::step, ::step] contiguous, step)`` with the longest
+    side <= :data:`PREVIEW_SIDE`. Pure numpy, so workers make it off the GUI thread."""
+    h, w = rgb.shape[:2]
+    step = max(1, math.ceil(max(h, w) / PREVIEW_SIDE))
+    return np.ascontiguousarray(rgb[::step, ::step]), step
+
+
 class TiledImageItem(QGraphicsItem):
     """Paints an RGB image from a preview plus lazily made full/partial-resolution tiles."""
 
@@ -36,6 +44,7 @@ class TiledImageItem(QGraphicsItem):
         self._rgb: np.ndarray | None = None
         self._preview: QPixmap | None = None
         self._preview_step = 1
+        self._size = (0, 0)
         self._tiles: OrderedDict[tuple[int, int, int], QPixmap] = OrderedDict()
         self.setZValue(-1)
         self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
@@ -43,20 +52,37 @@ class TiledImageItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     # --------------------------------------------------------------- content
-    def set_image(self, rgb: np.ndarray) -> None:
-        """Show RGB uint8 ``(H, W, 3)``; only the preview is made now."""
+    def set_image(self, rgb: np.ndarray, preview: tuple[np.ndarray, int] | None = None) -> None:
+        """Show RGB uint8 ``(H, W, 3)``; only the preview is turned into a pixmap now.
+
+        ``preview`` is ``(array, step)`` from :func:`make_preview` when a worker already made it.
+        """
         self.prepareGeometryChange()
         self._rgb = rgb
+        self._size = (rgb.shape[0], rgb.shape[1])
         self._tiles.clear()
-        h, w = rgb.shape[:2]
-        self._preview_step = max(1, math.ceil(max(h, w) / PREVIEW_SIDE))
-        s = self._preview_step
-        self._preview = QPixmap.fromImage(rgb_to_qimage(rgb[::s, ::s]))
+        small, self._preview_step = preview if preview is not None else make_preview(rgb)
+        self._preview = QPixmap.fromImage(rgb_to_qimage(small))
         self.update()
+
+    def set_preview_only(self, preview: np.ndarray, size: tuple[int, int]) -> None:
+        """Show only uint8 ``(h, w, 3)`` ``preview`` stretched over an image of ``size`` ``(H, W)`` while
+        the full pixels load; :meth:`set_image` replaces it."""
+        self.prepareGeometryChange()
+        self._rgb = None
+        self._size = (int(size[0]), int(size[1]))
+        self._tiles.clear()
+        self._preview_step = max(1, math.ceil(max(size) / max(preview.shape[:2])))
+        self._preview = QPixmap.fromImage(rgb_to_qimage(preview))
+        self.update()
+
+    def is_preview_only(self) -> bool:
+        """True while only a preview is shown (the full pixels are still loading)."""
+        return self._rgb is None and self._preview is not None
 
     def image_size(self) -> tuple[int, int]:
         """``(H, W)`` of the image (0, 0 when empty)."""
-        return (0, 0) if self._rgb is None else (self._rgb.shape[0], self._rgb.shape[1])
+        return self._size
 
     def tile_count(self) -> int:
         """Tiles converted and cached so far."""
@@ -69,13 +95,13 @@ class TiledImageItem(QGraphicsItem):
     # -------------------------------------------------------------- painting
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        if self._rgb is None or self._preview is None:
+        if self._preview is None:
             return
         scale = option.levelOfDetailFromTransform(painter.worldTransform())
         level_step = self._level_step(scale)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
         exposed = option.exposedRect.intersected(self.boundingRect())
-        if level_step >= self._preview_step:
+        if level_step >= self._preview_step or self._rgb is None:
             h, w = self.image_size()
             painter.drawPixmap(QRectF(0, 0, w, h), self._preview, QRectF(self._preview.rect()))
             return
@@ -117,4 +143,4 @@ class TiledImageItem(QGraphicsItem):
         return pix
 
 
-__all__ = ["TiledImageItem", "rgb_to_qimage", "TILE", "PREVIEW_SIDE"]
+__all__ = ["TiledImageItem", "make_preview", "rgb_to_qimage", "TILE", "PREVIEW_SIDE"]

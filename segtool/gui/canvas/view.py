@@ -54,21 +54,47 @@ class AnnotationCanvas(QGraphicsView):
         self._space = False
         self._pan_from: QPoint | None = None
         self.image_id = -1
+        #: image shown as a preview only (its full pixels are loading), -1 for none
+        self.preview_id = -1
         self._tool: Tool = create_tool("pan", self)
         self.session.document_changed.connect(self._on_session_document_changed)
         self.session.selection_changed.connect(self._on_session_selection_changed)
         self.session.status_message.connect(self.status_message)
 
     # ------------------------------------------------------------ content
-    def show_image(self, image_id: int, rgb: np.ndarray, document: object = None, history: object = None) -> None:
-        """Show RGB uint8 ``(H, W, 3)`` image ``image_id`` (with its document) and fit it to the window."""
+    def show_image(self, image_id: int, rgb: np.ndarray, document: object = None, history: object = None,
+                   *, preview: tuple[np.ndarray, int] | None = None) -> None:
+        """Show RGB uint8 ``(H, W, 3)`` image ``image_id`` (with its document) and fit it to the window.
+
+        ``preview``: ``(rgb[::step, ::step] contiguous, step)`` made off the GUI thread, if available.
+        """
         self._tool.deactivate()
         self.image_id = int(image_id)
-        self._image_item.set_image(rgb)
+        keep_view, self.preview_id = self.preview_id == self.image_id, -1
+        self._image_item.set_image(rgb, preview)
         h, w = rgb.shape[:2]
         self.scene().setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))
         self.session.set_image(image_id, rgb, document, history)
+        if not keep_view:  # the user may already have zoomed into the preview
+            self.fit_to_window()
+
+    def show_preview(self, image_id: int, preview: np.ndarray, size: tuple[int, int]) -> None:
+        """Show uint8 ``(h, w, 3)`` ``preview`` of image ``image_id`` (full size ``(H, W)``) while its pixels
+        load: the view fits it and pans/zooms, tools and overlays wait for :meth:`show_image`."""
+        self._tool.deactivate()
+        self.set_candidate(None)
+        for item in self._overlays.values():
+            self.scene().removeItem(item)
+        self._overlays.clear()
+        self.preview_id = int(image_id)
+        self._image_item.set_preview_only(preview, size)
+        h, w = size
+        self.scene().setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))
         self.fit_to_window()
+
+    def is_loading(self) -> bool:
+        """True while only a preview is shown (tools are inactive until the full pixels arrive)."""
+        return self._image_item.is_preview_only()
 
     def set_document(self, document: object, history: object = None) -> None:
         """Use ``document`` (and its ``history``) for the image shown now; overlays follow its changes."""
@@ -232,6 +258,9 @@ class AnnotationCanvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if self.is_loading():  # only pan and zoom until the full pixels are there
+            event.accept()
+            return
         pos = self.mapToScene(event.position().toPoint())
         pos = QPointF(pos.x(), pos.y())
         if button == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ControlModifier \
@@ -253,6 +282,8 @@ class AnnotationCanvas(QGraphicsView):
             self._pan_from = now
             event.accept()
             return
+        if self.is_loading():
+            return
         pos = self.mapToScene(event.position().toPoint())
         self._set_hovered(self.instance_at(pos))
         if not self._tool.move(QPointF(pos), event.buttons(), event.modifiers()):
@@ -264,6 +295,8 @@ class AnnotationCanvas(QGraphicsView):
             self.viewport().setCursor(self._tool.cursor)
             event.accept()
             return
+        if self.is_loading():
+            return
         pos = self.mapToScene(event.position().toPoint())
         if not self._tool.release(QPointF(pos), event.button(), event.modifiers()):
             super().mouseReleaseEvent(event)
@@ -272,7 +305,7 @@ class AnnotationCanvas(QGraphicsView):
         key, mods = event.key(), event.modifiers()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-        elif self._tool.key(key, mods):
+        elif not self.is_loading() and self._tool.key(key, mods):
             pass
         elif key == Qt.Key.Key_F:
             self.fit_to_window()
