@@ -8,7 +8,8 @@ Seeds from a :class:`~segtool.engines.base.Prompt`:
 - **wand** (:class:`MagicWandEngine`): every positive click selects the pixels whose Lab colour lies
   within ``tolerance`` of that click's colour (per channel, in Lab units; contiguous flood fill with
   4/8-connectivity, or every such pixel of the image when ``contiguous=False``); the selections are
-  united. Each negative click cuts its own selection out. A box limits the selection to the box;
+  united. Each negative click cuts out its own contiguous selection (also in global mode, so
+  that it removes the piece clicked on, not every pixel of that colour). A box limits the selection to the box;
   a box alone seeds at its centre. Scribbles act like clicks at each of their points.
 - **region-grow** (:class:`SeededRegionGrowEngine`): positive and negative seeds (clicks as discs,
   scribbles as strokes) compete: a pixel joins the object when its Lab colour is nearer to a positive
@@ -133,13 +134,14 @@ class MagicWandEngine:
         t = self.tolerance
         return (t * _L_SCALE, t, t)
 
-    def _select(self, ctx: LabContext, x: int, y: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    def _select(self, ctx: LabContext, x: int, y: int, box: tuple[int, int, int, int],
+                contiguous: bool) -> np.ndarray:
         """Bool ``(bh, bw)`` selection of the seed ``(x, y)`` inside ``box`` XYXY."""
         x0, y0, x1, y1 = box
         lab = ctx.lab[y0:y1, x0:x1]
         seed = ctx.lab[y, x].astype(np.float64)
         d = self._diff()
-        if not self.contiguous:
+        if not contiguous:
             lo = np.clip(seed - d, 0, 255)
             hi = np.clip(seed + d, 0, 255)
             return cv2.inRange(lab, lo, hi) > 0
@@ -168,14 +170,14 @@ class MagicWandEngine:
         sub = None
         for (x, y) in pts[labels == 1]:
             if sub is None:
-                sub = self._select(context, int(x), int(y), box)
+                sub = self._select(context, int(x), int(y), box, self.contiguous)
             elif not sub[y - box[1], x - box[0]]:
-                sub |= self._select(context, int(x), int(y), box)
+                sub |= self._select(context, int(x), int(y), box, self.contiguous)
         if sub is None:
             return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
         for (x, y) in pts[labels == 0]:
             if sub[y - box[1], x - box[0]]:
-                sub &= ~self._select(context, int(x), int(y), box)
+                sub &= ~self._select(context, int(x), int(y), box, True)
         if sub.shape == (h, w):
             return [Candidate(mask=sub, score=1.0)]
         mask = np.zeros((h, w), bool)
