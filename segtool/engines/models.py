@@ -15,6 +15,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -186,8 +187,10 @@ def _open(url: str, offset: int, timeout: float):
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) URLs of the catalogue
 
 
-def _transfer(url: str, part: Path, total: int | None, progress: bool, timeout: float) -> None:
-    """Append the rest of ``url`` to ``part`` (HTTP Range from its current size)."""
+def _transfer(url: str, part: Path, total: int | None, progress: bool, timeout: float,
+              progress_callback: Callable[[int, int], None] | None = None) -> None:
+    """Append the rest of ``url`` to ``part`` (HTTP Range from its current size); ``progress_callback(done,
+    total)`` (bytes; total 0 when unknown) after each block -- an exception it raises stops the transfer."""
     from tqdm import tqdm  # noqa: PLC0415
 
     offset = part.stat().st_size if part.exists() else 0
@@ -201,17 +204,25 @@ def _transfer(url: str, part: Path, total: int | None, progress: bool, timeout: 
         with open(part, "ab" if offset else "wb") as fh, tqdm(
                 total=expected, initial=offset, unit="B", unit_scale=True, disable=not progress,
                 desc=part.name.removesuffix(".part")) as bar:
+            done = offset
             for block in iter(lambda: response.read(1 << 20), b""):
                 fh.write(block)
                 bar.update(len(block))
+                done += len(block)
+                if progress_callback is not None:
+                    progress_callback(done, expected or 0)
     size = part.stat().st_size
     if expected is not None and size < expected:
         raise http.client.IncompleteRead(b"", expected - size)
 
 
 def download(name: str, *, url: str | None = None, dest_dir: Path | None = None, progress: bool = True,
-             retries: int = 5, timeout: float = 30.0, register: bool = True) -> Path:
+             retries: int = 5, timeout: float = 30.0, register: bool = True,
+             progress_callback: Callable[[int, int], None] | None = None) -> Path:
     """Download catalogue model ``name`` (or ``url`` with its sha256), verify it, place it atomically.
+
+    ``progress_callback(done_bytes, total_bytes)`` is called after each block (the GUI's progress bar);
+    an exception it raises (e.g. the user cancelled) propagates and leaves ``<file>.part`` for a resume.
 
     An interrupted transfer leaves ``<file>.part``; the next attempt (a retry here or a later call)
     resumes it with an HTTP Range request. The file is renamed into place only after its sha256
@@ -228,7 +239,7 @@ def download(name: str, *, url: str | None = None, dest_dir: Path | None = None,
     last_error: Exception | None = None
     for _ in range(max(1, retries)):
         try:
-            _transfer(source, part, entry.size, progress, timeout)
+            _transfer(source, part, entry.size, progress, timeout, progress_callback)
             last_error = None
             break
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:

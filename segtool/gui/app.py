@@ -16,8 +16,9 @@ from typing import Any
 from segtool.core.errors import SegtoolError
 
 #: How to get a SAM model, shown wherever SAM is unavailable.
-MODEL_HINT = ("No SAM model installed: run `segtool models download mobile_sam`, or add a folder holding "
-              "encoder.onnx + decoder.onnx with `segtool models add PATH`, then choose it in Settings.")
+MODEL_HINT = ("No SAM model installed: use Help > Get a model…, or run `segtool models download mobile_sam`, or "
+              "add a folder holding encoder.onnx + decoder.onnx with `segtool models add PATH`, then choose it "
+              "in Settings.")
 #: Store meta key holding the image id the window showed last.
 CURRENT_IMAGE_KEY = "gui.current_image"
 
@@ -179,4 +180,7 @@ def run_gui(path: str | None = None, *, demo: bool = False, screenshot: str | No
         ok = window.save_screenshot(Path(screenshot))
         window.close()
         return 0 if ok else 1
+    # the model loads in the background; when there is none, offer one (first run only)
+    window.run_until(lambda: not window.session.pools.background.pending("load-model"), 30000)
+    window.offer_model_once()
     return int(app.exec())

@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from segtool.core.errors import SegtoolError
-from segtool.gui.app import CURRENT_IMAGE_KEY, MODEL_HINT, SamChoice, create_sam, open_project_path
+from segtool.gui.app import (
+    CURRENT_IMAGE_KEY,
+    MODEL_HINT,
+    SamChoice,
+    create_sam,
+    open_project_path,
+    resolve_sam_model,
+)
 from segtool.gui.canvas import SAM_TOOLS, AnnotationCanvas, EditorSession
 from segtool.gui.image_loader import LoadedImage, PixelCache, load_quick_preview
 from segtool.gui.panels.classes import ClassesPanel
@@ -80,7 +87,12 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._connect()
-        self.set_sam(sam if sam is not None else create_sam(self.settings.model, self.settings.device))
+        self._sam_request = 0
+        self.get_model_dialog: Any = None
+        if sam is not None:
+            self.set_sam(sam)
+        else:  # creating an engine takes seconds (torch): never on the GUI thread
+            self.load_sam(self.settings.model, self.settings.device)
         self.set_tool("pan")
 
     # ------------------------------------------------------------ actions
@@ -117,6 +129,8 @@ class MainWindow(QMainWindow):
         self._action("done", "Mark done", "Ctrl+Return", lambda: self.set_image_status("done"), m)
         self._action("fit", "Fit to window", "Ctrl+0", self.canvas.fit_to_window, m)
         m = bar.addMenu("&Tools")
+        self._action("get_model_tools", "Get a SAM model…", None, self.show_get_model_dialog, m)
+        m.addSeparator()
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("ToolsToolBar")
         group = QActionGroup(self)
@@ -133,6 +147,7 @@ class MainWindow(QMainWindow):
         self.review.install(self, bar.addMenu("&Proposals"))
         self.review.status_message.connect(lambda text: self.status.showMessage(text, 6000))
         m = bar.addMenu("&Help")
+        self._action("get_model", "Get a model…", None, self.show_get_model_dialog, m)
         self._action("about", "About segtool", None, self.show_about_dialog, m)
 
     def _connect(self) -> None:
@@ -144,29 +159,54 @@ class MainWindow(QMainWindow):
         self.session.sam_state_changed.connect(self.status.set_encoder_state)
         self.session.encode_progress.connect(self.status.set_encode_progress)
         self.session.pools.loader.job_progress.connect(self._on_loader_job_progress)
+        self.status.get_model_requested.connect(self.show_get_model_dialog)
         self.canvas.status_message.connect(lambda text: self.status.showMessage(text, 4000))
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
 
     # -------------------------------------------------------------- model
+    def load_sam(self, model: str, device: str) -> None:
+        """Create the SAM engine for ``model`` on ``device`` in the background pool, then :meth:`set_sam`
+        (the latest request wins); SAM tools are off meanwhile, the window stays responsive."""
+        self._sam_request += 1
+        request = self._sam_request
+        self.set_sam(SamChoice(None, self.tr("loading…"), "-", self.tr("the SAM model is loading…")))
+
+        def done(result: JobResult) -> None:
+            if request != self._sam_request:
+                return  # a newer choice was made meanwhile
+            choice = result.value if result.value is not None else SamChoice(
+                None, "no model", "-", result.error or MODEL_HINT)
+            self.set_sam(choice)
+
+        self.session.pools.background.submit("load-model", -1, request,
+                                             lambda _c: create_sam(model, device), done, priority=4)
+
     def set_sam(self, choice: SamChoice) -> None:
         """Use SAM ``choice`` (engine or None); SAM tools are disabled with a hint when there is none."""
         self.sam = choice
         self.session.set_sam_engine(choice.engine)
-        self.status.set_model(choice.label, choice.device)
+        self.status.set_model(choice.label, choice.device, available=choice.engine is not None)
         self.status.set_encoder_state(self.session.sam_state)
         for name in SAM_TOOLS:
             action = self.actions[f"tool:{name}"]
             action.setEnabled(choice.engine is not None)
             text = action.text()
             action.setToolTip(f"{text} ({action.shortcut().toString()})" if choice.engine is not None
-                              else f"{text}: unavailable. {choice.error or MODEL_HINT}")
+                              else self.tr("{0}: unavailable. {1}").format(text, self._hint(choice.error)))
         if choice.engine is None and self.canvas.tool_name() in SAM_TOOLS:
             self.set_tool("pan")
+
+    @staticmethod
+    def _hint(error: str) -> str:
+        """``error`` (why there is no model) followed by the translated hint on how to get one."""
+        hint = QCoreApplication.translate("segtool", MODEL_HINT)
+        extra = error.replace(MODEL_HINT, "").strip()
+        return f"{extra}\n\n{hint}" if extra else hint
 
     def set_tool(self, name: str) -> None:
         """Switch the canvas tool (SAM tools only when a model is loaded)."""
         if name in SAM_TOOLS and self.session.sam_engine is None:
-            self.status.showMessage(MODEL_HINT, 8000)
+            self.status.showMessage(self._hint(self.sam.error), 8000)
             return
         self.canvas.set_tool(name)
 
@@ -240,7 +280,7 @@ class MainWindow(QMainWindow):
         self._load_job = self.session.pools.loader.submit("load", image_id, self._load_generation, load,
                                                           self._on_loader_image_loaded, priority=2)
         if wait:
-            self._spin(lambda: self.canvas.image_id == image_id or self._load_generation_failed, 120000)
+            self.run_until(lambda: self.canvas.image_id == image_id or self._load_generation_failed, 120000)
 
     def _on_loader_job_progress(self, job_id: int, _done: int, _total: int) -> None:
         quick = self._quick_previews.pop(job_id, None)
@@ -283,7 +323,7 @@ class MainWindow(QMainWindow):
             sources.append((rec.id, load))
         self.session.prefetch(sources)
 
-    def _spin(self, condition: Any, timeout_ms: int) -> None:
+    def run_until(self, condition: Any, timeout_ms: int) -> None:
         """Run the event loop until ``condition()`` or the timeout (the window stays responsive)."""
         deadline = time.monotonic() + timeout_ms / 1000
         while time.monotonic() < deadline and not condition():
@@ -355,7 +395,31 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
-            self.set_sam(create_sam(self.settings.model, self.settings.device))
+            self.load_sam(self.settings.model, self.settings.device)
+
+    def show_get_model_dialog(self) -> Any:
+        """Show the "Get a model" dialog (non-modal); an installed model is loaded without a restart."""
+        from segtool.gui.dialogs.get_model import GetModelDialog
+
+        if self.get_model_dialog is None:
+            self.get_model_dialog = GetModelDialog(self.session.pools.background, self)
+            self.get_model_dialog.model_installed.connect(self._on_get_model_installed)
+        self.get_model_dialog.refresh()
+        self.get_model_dialog.show()
+        self.get_model_dialog.raise_()
+        return self.get_model_dialog
+
+    def offer_model_once(self) -> bool:
+        """At the first start without any SAM model, show the "Get a model" dialog (remembered)."""
+        if self.sam.engine is not None or self.settings.model_offered or resolve_sam_model(self.settings.model):
+            return False
+        self.settings.model_offered = True
+        self.show_get_model_dialog()
+        return True
+
+    def _on_get_model_installed(self, name: str) -> None:
+        self.settings.model = name
+        self.load_sam(name, self.settings.device)
 
     def show_about_dialog(self) -> None:
         from segtool.gui.dialogs.about import show_about
@@ -368,7 +432,8 @@ class MainWindow(QMainWindow):
         deadline = time.monotonic() + timeout_ms / 1000
         while time.monotonic() < deadline and (self.session.sam_state == "encoding"
                                                or self.session.pools.background.pending("encode")
-                                               or self.session.pools.loader.pending("load")):
+                                               or self.session.pools.loader.pending("load")
+                                               or self.session.pools.background.pending("load-model")):
             loop = QEventLoop()
             QTimer.singleShot(30, loop.quit)
             loop.exec()

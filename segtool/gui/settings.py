@@ -63,6 +63,15 @@ class AppSettings:
     def last_project(self, value: str) -> None:
         self._qs.setValue("window/last_project", value)
 
+    @property
+    def model_offered(self) -> bool:
+        """True once the "Get a model" dialog was shown at start-up (it is offered only once)."""
+        return self._get("firstrun/model_offered", "false").lower() == "true"
+
+    @model_offered.setter
+    def model_offered(self, value: bool) -> None:
+        self._qs.setValue("firstrun/model_offered", "true" if value else "false")
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         """``(geometry, dock state)`` saved by :meth:`save_window_state`, or ``None`` each."""
         geometry = self._qs.value("window/geometry")

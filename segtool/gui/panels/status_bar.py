@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 
 class StatusBar(QStatusBar):
-    """Permanent fields (right side) plus Qt's transient messages (left side)."""
+    """Permanent fields (right side) plus Qt's transient messages (left side).
+
+    Signals
+    -------
+    get_model_requested() : the "Get a model" link (shown while no SAM model is loaded) was clicked.
+    """
+
+    get_model_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,12 +27,18 @@ class StatusBar(QStatusBar):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.position_label = QLabel("no image")
-        for widget in (self.tool_label, self.model_label, self.device_label, self.encoder_label, self.progress,
+        self.get_model_link = QLabel(f'<a href="get-model">{self.tr("Get a model…")}</a>')
+        self.get_model_link.setToolTip(self.tr("Download or add a SAM model to enable the SAM tools"))
+        self.get_model_link.linkActivated.connect(lambda _link: self.get_model_requested.emit())
+        self.get_model_link.hide()
+        for widget in (self.tool_label, self.get_model_link, self.model_label, self.device_label, self.encoder_label, self.progress,
                        self.position_label):
             self.addPermanentWidget(widget)
 
-    def set_model(self, label: str, device: str) -> None:
-        """Show the SAM model ``label`` and its ``device`` (``cpu``/``cuda``)."""
+    def set_model(self, label: str, device: str, available: bool = True) -> None:
+        """Show the SAM model ``label`` and its ``device`` (``cpu``/``cuda``); without a model
+        (``available`` false) a "Get a model…" link appears."""
+        self.get_model_link.setVisible(not available and label != self.tr("loading…"))
         self.model_label.setText(f"model: {label}")
         self.device_label.setText(f"device: {device}")
 
