@@ -11,8 +11,8 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds:
   full resolution.
 - **superpixel** (:class:`SuperpixelEngine`): the image is split once into SLIC superpixels
   (``prepare``). A box selects every region lying mostly inside it; then each click, in order, adds
-  (positive) or removes (negative) the whole region under it; a scribble adds or removes every
-  region it crosses.
+  (positive) or removes (negative) the whole region under it, together with the adjacent regions
+  of similar mean colour (``merge_tolerance``); a scribble adds or removes every region it crosses.
 """
 
 from __future__ import annotations
@@ -157,11 +157,15 @@ def _object(markers: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SuperpixelContext:
-    """Prepared superpixels: ``labels`` int32 ``(H, W)`` region ids ``0..count-1``, ``areas`` ``(count,)``."""
+    """Prepared superpixels: ``labels`` int32 ``(H, W)`` region ids ``0..count-1``, ``areas``
+    ``(count,)``, ``colours`` float32 ``(count, 3)`` mean Lab (L* 0..100), ``edges`` int ``(E, 2)``
+    pairs of adjacent regions."""
 
     labels: np.ndarray
     count: int
     areas: np.ndarray
+    colours: np.ndarray
+    edges: np.ndarray
 
 
 class SuperpixelEngine:
@@ -175,11 +179,17 @@ class SuperpixelEngine:
         SLIC compactness (higher: rounder regions, lower: regions follow colour more).
     max_pixels : int
         SLIC runs on a grid of at most this many pixels; labels are upsampled to the image.
+    merge_tolerance : float
+        A click takes the region under it together with the adjacent regions, connected through
+        each other, whose mean Lab colour lies within this Delta E of the clicked region's (0: the
+        clicked region alone).
     """
 
     name = "superpixel"
 
-    def __init__(self, *, n_segments: int = 1200, compactness: float = 10.0, max_pixels: int = 1_000_000) -> None:
+    def __init__(self, *, n_segments: int = 600, compactness: float = 10.0, max_pixels: int = 1_000_000,
+                 merge_tolerance: float = 12.0) -> None:
+        self.merge_tolerance = float(merge_tolerance)
         self.n_segments = max(2, int(n_segments))
         self.compactness = float(compactness)
         self.max_pixels = max(1024, int(max_pixels))
@@ -200,7 +210,31 @@ class SuperpixelEngine:
         _, labels = np.unique(labels, return_inverse=True)
         labels = labels.reshape(h, w).astype(np.int32)
         count = int(labels.max()) + 1
-        return SuperpixelContext(labels, count, np.bincount(labels.ravel(), minlength=count))
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float64)
+        lab[:, 0] *= 100.0 / 255.0
+        areas = np.bincount(labels.ravel(), minlength=count)
+        colours = np.stack([np.bincount(labels.ravel(), lab[:, i], minlength=count) for i in range(3)], axis=1)
+        colours = (colours / np.maximum(areas, 1)[:, None]).astype(np.float32)
+        pairs = np.concatenate([np.stack([labels[:, 1:].ravel(), labels[:, :-1].ravel()], axis=1),
+                                np.stack([labels[1:, :].ravel(), labels[:-1, :].ravel()], axis=1)])
+        pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+        return SuperpixelContext(labels, count, areas, colours, pairs)
+
+    def _group(self, ctx: SuperpixelContext, seed: int, blocked: np.ndarray) -> np.ndarray:
+        """Region ids connected to ``seed`` through adjacent regions of similar mean colour, never
+        through the ``blocked`` region ids (those clicked with the opposite label)."""
+        if self.merge_tolerance <= 0 or len(ctx.edges) == 0:
+            return np.array([seed])
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        near = np.linalg.norm(ctx.colours - ctx.colours[seed], axis=1) <= self.merge_tolerance
+        near[blocked] = False
+        near[seed] = True
+        e = ctx.edges[near[ctx.edges[:, 0]] & near[ctx.edges[:, 1]]]
+        graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(ctx.count, ctx.count))
+        _, comp = connected_components(graph, directed=False)
+        return np.flatnonzero(comp == comp[seed])
 
     def predict(self, context: SuperpixelContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
         """One candidate: bool ``(H, W)`` union of the selected regions."""
@@ -213,8 +247,14 @@ class SuperpixelEngine:
             selected = inside * 2 > context.areas
             if not selected.any():
                 selected[context.labels[(box[1] + box[3] - 1) // 2, (box[0] + box[2] - 1) // 2]] = True
+        clicked = context.labels[prompt.points[:, 1].astype(int), prompt.points[:, 0].astype(int)]
         for (x, y), lab in zip(prompt.points.astype(int), prompt.labels, strict=True):
-            selected[context.labels[y, x]] = bool(lab)
+            group = self._group(context, int(context.labels[y, x]), clicked[prompt.labels != lab])
+            if lab:
+                selected[group] = True
+            else:  # remove the clicked region and its similar neighbours that are selected
+                selected[context.labels[y, x]] = False
+                selected[group] = False
         for s in prompt.scribbles:
             stroke, _ = rasterize_seeds((h, w), Prompt(scribbles=[type(s)(s.points, 1, s.radius)]))
             selected[np.unique(context.labels[stroke])] = bool(s.label)
