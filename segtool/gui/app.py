@@ -172,7 +172,8 @@ def run_gui(path: str | None = None, *, demo: bool = False, screenshot: str | No
         path = str(ensure_demo_project())
     settings = AppSettings()
     window = MainWindow(settings)
-    window.resize(1500, 920)
+    if not window.restored or screenshot is not None:
+        window.resize(1500, 920)
     if path is not None:
         window.open_project(path)
     window.show()

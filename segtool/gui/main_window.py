@@ -31,6 +31,7 @@ from segtool.gui.panels.classes import ClassesPanel
 from segtool.gui.panels.image_list import ImageListPanel
 from segtool.gui.panels.instances import InstancesPanel
 from segtool.gui.panels.status_bar import StatusBar
+from segtool.gui.panels.thumbnails import Thumbnailer
 from segtool.gui.panels.tool_options import ToolOptionsPanel
 from segtool.gui.proposal_review import ProposalReview
 from segtool.gui.settings import AppSettings
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         self.canvas = AnnotationCanvas(self.session, self)
         self.setCentralWidget(self.canvas)
         self.images_panel = ImageListPanel(self)
+        self.thumbnails = Thumbnailer(self.session.pools.loader, parent=self)
+        self.images_panel.set_thumbnailer(self.thumbnails, lambda rec: self.store.root / rec.path)
         self.classes_panel = ClassesPanel(self)
         self.instances_panel = InstancesPanel(self.session, self.classes_panel.class_by_id,
                                               self.classes_panel.current_class_id, self)
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         else:  # creating an engine takes seconds (torch): never on the GUI thread
             self.load_sam(self.settings.model, self.settings.device)
         self.set_tool("pan")
+        self.restored = self.restore_window_state()
 
     # ------------------------------------------------------------ actions
     def _action(self, key: str, text: str, shortcuts: Any, slot: Any, menu: Any = None) -> QAction:
@@ -162,6 +166,12 @@ class MainWindow(QMainWindow):
         self.status.get_model_requested.connect(self.show_get_model_dialog)
         self.canvas.status_message.connect(lambda text: self.status.showMessage(text, 4000))
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
+
+    def restore_window_state(self) -> bool:
+        """Put back the geometry and dock layout saved at the last close; False when there is none."""
+        geometry, state = self.settings.window_state()
+        ok = geometry is not None and self.restoreGeometry(geometry)
+        return bool(state is not None and self.restoreState(state)) or ok
 
     # -------------------------------------------------------------- model
     def load_sam(self, model: str, device: str) -> None:
@@ -234,6 +244,7 @@ class MainWindow(QMainWindow):
             self.session.pools.loader.cancel_all()
             self._load_generation += 1
             self.pixels.clear()
+            self.thumbnails.clear()
             self._docs.clear()
             self.store.close()
             self.store = None

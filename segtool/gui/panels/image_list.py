@@ -7,9 +7,10 @@ The panel shows :class:`~segtool.core.document.ImageRecord` rows (no pixels are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.document import IMAGE_STATUSES, ImageRecord
+from segtool.gui.panels.thumbnails import THUMB_SIDE, Thumbnailer
 
 #: Colour of each review status in the list.
 STATUS_COLORS = {"todo": "#9aa0a6", "in-progress": "#f2a900", "done": "#34a853"}
@@ -41,16 +43,18 @@ class ImageListPanel(QDockWidget):
     image_activated = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Images", parent)
+        super().__init__(self.tr("Images"), parent)
         self.setObjectName("ImageListPanel")
         self._records: list[ImageRecord] = []
         self._current: int | None = None
+        self._thumbnailer: Thumbnailer | None = None
+        self._path_of: Callable[[ImageRecord], Path] | None = None
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         row = QHBoxLayout()
         self.filter_edit = QLineEdit(body)
-        self.filter_edit.setPlaceholderText("Filter names…")
+        self.filter_edit.setPlaceholderText(self.tr("Filter names…"))
         self.filter_edit.setClearButtonEnabled(True)
         self.status_combo = QComboBox(body)
         self.status_combo.addItems(["all", *IMAGE_STATUSES])
@@ -59,6 +63,7 @@ class ImageListPanel(QDockWidget):
         layout.addLayout(row)
         self.list = QListWidget(body)
         self.list.setUniformItemSizes(True)
+        self.list.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
         layout.addWidget(self.list, 1)
         self.summary = QLabel(body)
         layout.addWidget(self.summary)
@@ -67,6 +72,16 @@ class ImageListPanel(QDockWidget):
         self.status_combo.currentTextChanged.connect(self._apply_filter)
         self.list.itemActivated.connect(self._on_list_item_activated)
         self.list.itemClicked.connect(self._on_list_item_activated)
+        self.list.verticalScrollBar().valueChanged.connect(self._request_visible_thumbnails)
+        self._thumb_timer = QTimer(self)  # coalesce scroll/resize bursts into one request
+        self._thumb_timer.setSingleShot(True)
+        self._thumb_timer.setInterval(30)
+        self._thumb_timer.timeout.connect(self._on_thumb_timer_timeout)
+
+    def set_thumbnailer(self, thumbnailer: Thumbnailer, path_of: Callable[[ImageRecord], Path]) -> None:
+        """Show thumbnails made by ``thumbnailer`` from the file ``path_of(record)``, for visible rows."""
+        self._thumbnailer, self._path_of = thumbnailer, path_of
+        thumbnailer.thumbnail_ready.connect(self._on_thumbnailer_thumbnail_ready)
 
     # -------------------------------------------------------------- content
     def set_images(self, records: Sequence[ImageRecord]) -> None:
@@ -81,6 +96,7 @@ class ImageListPanel(QDockWidget):
         self._apply_filter()
         if self._current is not None:
             self.set_current(self._current)
+        self._request_visible_thumbnails()
 
     def _style_item(self, item: QListWidgetItem, rec: ImageRecord) -> None:
         item.setText(f"●  {rec.path}    [{rec.status}]")
@@ -163,10 +179,44 @@ class ImageListPanel(QDockWidget):
             self.list.item(i).setHidden(bool(hidden))
         self._update_summary()
 
+    def visible_rows(self) -> list[int]:
+        """Rows (list order) whose item is inside the list's viewport now."""
+        rect = self.list.viewport().rect()
+        rows = []
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if not item.isHidden() and self.list.visualItemRect(item).intersects(rect):
+                rows.append(i)
+        return rows
+
+    def _request_visible_thumbnails(self, *_args: object) -> None:
+        if self._thumbnailer is not None:
+            self._thumb_timer.start()
+
+    def _on_thumb_timer_timeout(self) -> None:
+        if self._thumbnailer is None or self._path_of is None:
+            return
+        for row in self.visible_rows():
+            rec = self._records[row]
+            icon = self._thumbnailer.icon(rec.id)
+            if icon is not None:
+                self.list.item(row).setIcon(icon)
+            else:
+                self._thumbnailer.request(rec.id, self._path_of(rec))
+
+    def _on_thumbnailer_thumbnail_ready(self, image_id: int) -> None:
+        row = self.position(image_id)
+        if row >= 0 and self._thumbnailer is not None:
+            self.list.item(row).setIcon(self._thumbnailer.icon(image_id))
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._request_visible_thumbnails()
+
     def _update_summary(self) -> None:
         shown = sum(not self.list.item(i).isHidden() for i in range(self.list.count()))
         done = sum(r.status == "done" for r in self._records)
-        self.summary.setText(f"{shown} shown · {done}/{len(self._records)} done")
+        self.summary.setText(self.tr("{0} shown · {1}/{2} done").format(shown, done, len(self._records)))
 
     def _on_list_item_activated(self, item: QListWidgetItem) -> None:
         image_id = int(item.data(_ID_ROLE))
