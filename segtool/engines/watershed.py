@@ -96,9 +96,9 @@ class WatershedEngine:
             if not pos.any():
                 cx, cy = (bx[0] + bx[2]) // 2, (bx[1] + bx[3]) // 2
                 cv2.circle(pos.view(np.uint8), (cx, cy), max(1, int(self.click_radius * scale)), 1, -1)
-        elif not neg.any():
-            neg[0, :] = neg[-1, :] = True
-            neg[:, 0] = neg[:, -1] = True
+        elif not neg.any():  # 2 pixels wide: cv2.watershed overwrites the outermost frame with -1
+            neg[:2, :] = neg[-2:, :] = True
+            neg[:, :2] = neg[:, -2:] = True
             neg &= ~pos
         markers[neg] = _BG
         markers[pos] = _FG
@@ -135,15 +135,16 @@ class WatershedEngine:
         ys, xs = np.nonzero(band)
         if len(ys) == 0:
             return up > 0
-        y0, y1 = max(0, ys.min() - 1), min(h, ys.max() + 2)
-        x0, x1 = max(0, xs.min() - 1), min(w, xs.max() + 2)
+        y0, y1 = max(0, ys.min() - 2), min(h, ys.max() + 3)
+        x0, x1 = max(0, xs.min() - 2), min(w, xs.max() + 3)
         markers = np.where(up[y0:y1, x0:x1] > 0, _FG, _BG).astype(np.int32)
         markers[band[y0:y1, x0:x1]] = 0
         full = self._markers((h, w), prompt, box, 1.0)[y0:y1, x0:x1]
         markers[full > 0] = full[full > 0]
         cv2.watershed(np.ascontiguousarray(ctx.smooth[y0:y1, x0:x1]), markers)
         out = up > 0
-        out[y0:y1, x0:x1] = _object(markers)
+        crop_band = band[y0:y1, x0:x1]
+        out[y0:y1, x0:x1][crop_band] = _object(markers)[crop_band]
         return out
 
 
