@@ -17,8 +17,12 @@ suffix, folders joined by ``__`` (see :func:`voc_ids`). Classes get indices 1..K
 
 from __future__ import annotations
 
+import os
 import shutil
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -26,11 +30,11 @@ from xml.sax.saxutils import escape
 import cv2
 import numpy as np
 from PIL import Image
+from pycocotools import mask as coco_mask
 
 from segtool.core import masks
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError, ImageReadError
-from segtool.io.coco import rle_string_to_counts
 from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems, voc_palette
 from segtool.io.images import load_image
 
@@ -40,6 +44,7 @@ VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "
                "train", "tvmonitor")
 VOID = 255
 _PALETTE = voc_palette()
+_PALETTE_LIST = _PALETTE.ravel().tolist()
 
 
 @dataclass
@@ -81,23 +86,20 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
 
     Returns ``(class_map, object_map, objects)``: two ``uint8`` ``(H, W)`` arrays and the painted
     instances in object-index order (index ``k`` is ``objects[k-1]``). Only accepted, labelled
-    instances are painted.
+    instances are painted; where objects overlap, the one with the higher ``(z, id)`` wins.
     """
     h, w = size
-    cls = np.zeros((w, h), np.uint8).T  # Fortran-ordered (H, W) arrays: RLE runs are contiguous
-    obj = np.zeros((w, h), np.uint8).T
     objects = [i for i in sorted(instances, key=lambda i: (i.z, i.id))
                if i.state == "accepted" and i.class_id is not None]
     if len(objects) > 254:
         raise FormatError(f"Pascal VOC holds at most 254 objects per image, got {len(objects)}")
-    cls_t, obj_t = cls.T.reshape(-1), obj.T.reshape(-1)  # column-major (RLE order) views
-    for k, inst in enumerate(objects, start=1):
+    for inst in objects:
         if tuple(inst.image_size) != (h, w):
             raise FormatError(f"instance {inst.id}: mask size {inst.image_size} differs from the image {(h, w)}")
-        for start, stop in _rle_runs(inst.rle):
-            cls_t[start:stop] = class_index[inst.class_id]
-            obj_t[start:stop] = k
-    cls, obj = np.ascontiguousarray(cls), np.ascontiguousarray(obj)
+    obj = paint_objects([inst.rle for inst in objects], (h, w))
+    lut = np.zeros(256, np.uint8)
+    lut[1:len(objects) + 1] = [class_index[inst.class_id] for inst in objects]
+    cls = cv2.LUT(obj, lut)
     if void_border > 0:
         kernel = np.ones((2 * void_border + 1, 2 * void_border + 1), np.uint8)
         band = cv2.dilate(obj, kernel) != cv2.erode(obj, kernel)
@@ -106,23 +108,115 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
     return cls, obj, objects
 
 
-def _rle_runs(rle: dict) -> list[tuple[int, int]]:
-    """Foreground runs ``(start, stop)`` of an RLE as indices into the column-major flat mask."""
+def paint_objects(rles: Sequence[dict], size: tuple[int, int]) -> np.ndarray:
+    """Object index map of RLEs painted in order: ``uint8`` ``(H, W)``, pixel = 1 + index of the last RLE covering it.
+
+    Vectorised, without a Python loop over runs: all RLEs of the image are decoded in one pass;
+    the run boundaries of all of them cut the column-major pixel line into segments; every
+    segment gets the largest index of the runs covering it (``np.maximum.at``), and the segments
+    are expanded to pixels with one ``np.repeat``. At most 255 RLEs.
+    """
+    h, w = size
+    if not rles:
+        return np.zeros((h, w), np.uint8)
+    counts, owner, pos = _decode_counts([_counts_text(r) for r in rles], h * w)
+    ends = _segment_cumsum(counts, owner)
+    fg = (pos % 2 == 1) & (counts > 0)
+    start, stop, value = ends[fg] - counts[fg], ends[fg], (owner[fg] + 1).astype(np.uint8)
+    bounds = np.sort(np.concatenate(([0, h * w], start, stop)))
+    bounds = bounds[np.flatnonzero(np.diff(bounds, prepend=-1))]  # unique (np.unique hashes: slower)
+    first, last = np.searchsorted(bounds, start), np.searchsorted(bounds, stop)  # run = segments first..last-1
+    segments = np.zeros(bounds.size - 1, np.uint8)
+    covered = last - first
+    total = np.cumsum(covered)
+    cuts = np.searchsorted(total, np.arange(_PAINT_CHUNK, int(total[-1]) if total.size else 0, _PAINT_CHUNK))
+    edges = [0, *sorted(set(cuts.tolist())), covered.size]
+    for a, b in zip(edges[:-1], edges[1:], strict=False):  # chunks keep the index arrays small
+        n = covered[a:b]
+        idx = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(first[a:b] - (np.cumsum(n) - n), n)
+        np.maximum.at(segments, idx, np.repeat(value[a:b], n))
+    flat = np.repeat(segments, np.diff(bounds))
+    return cv2.transpose(flat.reshape(w, h))  # RLE order is column-major
+
+
+#: Most segment indices materialised at once by :func:`paint_objects` (int64: 32 MiB).
+_PAINT_CHUNK = 1 << 22
+
+
+def _counts_text(rle: dict) -> str:
+    """The compressed counts string of an RLE dict (``str``, ``bytes`` or uncompressed ``list`` counts)."""
     counts = rle["counts"]
-    runs = counts if isinstance(counts, list) else rle_string_to_counts(
-        counts.decode("ascii") if isinstance(counts, bytes) else counts)
-    if runs is None:
+    if isinstance(counts, bytes):
+        return counts.decode("ascii")
+    if isinstance(counts, list):
+        h, w = (int(v) for v in rle["size"])
+        return coco_mask.frPyObjects({"size": [h, w], "counts": counts}, h, w)["counts"].decode("ascii")
+    return counts
+
+
+def _segment_cumsum(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting wherever ``owner`` (sorted) changes."""
+    cs = np.cumsum(values)
+    first = _segment_first(owner)
+    return cs - (cs - values)[first]
+
+
+def _segment_first(owner: np.ndarray) -> np.ndarray:
+    """For every element, the index of the first element with the same (sorted) ``owner``."""
+    starts = np.ones(owner.size, bool)
+    starts[1:] = owner[1:] != owner[:-1]
+    return np.maximum.accumulate(np.where(starts, np.arange(owner.size), 0))
+
+
+def _decode_counts(texts: Sequence[str], area: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode several compressed COCO RLE strings (pycocotools' ``rleFrString``) at once.
+
+    Returns ``(counts, owner, pos)``: int64 run lengths of all strings concatenated, the index of
+    the string each run belongs to, and the run's position within its string.
+
+    Raises
+    ------
+    FormatError
+        A string is not valid compressed RLE or its runs do not cover ``area`` pixels.
+    """
+    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
+    try:
+        data = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
+    except UnicodeEncodeError:
+        raise FormatError("corrupt RLE in the project (non-ASCII counts)") from None
+    string_ends = np.cumsum(lengths)
+    if (data.size and (data.min() < 0 or data.max() > 63)) or (lengths == 0).any() \
+            or (data[string_ends - 1] & 0x20).any():
         raise FormatError("corrupt RLE in the project")
-    ends = np.cumsum(runs)
-    return [(int(ends[i - 1]), int(ends[i])) for i in range(1, len(runs), 2)]
+    ends = np.flatnonzero((data & 0x20) == 0)  # last character of every value
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    shift = np.arange(data.size) - np.repeat(starts, ends - starts + 1)
+    x = np.add.reduceat((data & 0x1F) << (5 * shift), starts)
+    negative = (data[ends] & 0x10) != 0
+    x[negative] |= -1 << (5 * (shift[ends][negative] + 1))
+    owner = np.searchsorted(string_ends, ends, side="right")
+    pos = np.arange(x.size) - _segment_first(owner)
+    odd, even = pos % 2 == 1, (pos % 2 == 0) & (pos >= 2)  # runs from the third on are deltas
+    counts = x.copy()
+    counts[odd] = _segment_cumsum(np.where(odd, x, 0), owner)[odd]
+    counts[even] = _segment_cumsum(np.where(even, x, 0), owner)[even]
+    if counts.size and counts.min() < 0:
+        raise FormatError("corrupt RLE in the project (negative run)")
+    if (np.bincount(owner, weights=counts, minlength=len(texts)) != area).any():
+        raise FormatError(f"corrupt RLE in the project (runs do not cover {area} pixels)")
+    return counts, owner, pos
 
 
 def save_palette_png(index_map: np.ndarray, path: Path) -> None:
-    """Write a ``uint8`` ``(H, W)`` index map as a palette PNG with the VOC colour map."""
+    """Write a ``uint8`` ``(H, W)`` index map as a palette PNG with the VOC colour map.
+
+    zlib level 1 with the run-length strategy: label maps are long runs, so this is the fastest
+    setting and still smaller than the default strategy.
+    """
     h, w = index_map.shape
     im = Image.frombytes("P", (w, h), np.ascontiguousarray(index_map, dtype=np.uint8).tobytes())
-    im.putpalette(_PALETTE.ravel().tolist())
-    im.save(path, optimize=False, compress_level=1)
+    im.putpalette(_PALETTE_LIST)
+    im.save(path, format="PNG", optimize=False, compress_level=1, compress_type=zlib.Z_RLE)
 
 
 def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance],
@@ -158,7 +252,7 @@ def _write_jpeg(src: Path, dst: Path) -> None:
 def export_voc(out: str | Path, classes: Sequence[LabelClass],
                items: Iterable[tuple[ImageRecord, Sequence[Instance]]], *, image_root: str | Path,
                splits: Mapping[str, str] | None = None, void_border: int = 0, copy_images: bool = True,
-               progress: Callable[[int], None] | None = None) -> VocStats:
+               progress: Callable[[int], None] | None = None, workers: int | None = None) -> VocStats:
     """Write a Pascal VOC segmentation dataset (layout in the module docstring).
 
     Parameters
@@ -171,38 +265,94 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
         Relative image path -> split name (``train``/``val``/...); default: all ``train``.
     copy_images
         Write ``JPEGImages`` (readers such as torchvision need it).
+    workers
+        Threads that render and write the images' files (numpy, zlib and file I/O release the
+        GIL); default ``min(4, cpu_count)``; ``0`` writes on the calling thread. ``items`` is
+        always iterated on the calling thread (a project store's connection stays there).
     """
     out = Path(out)
     for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "Annotations", "ImageSets/Segmentation"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     items = list(items)
     ids = voc_ids(rec.path for rec, _ in items)
-    index = class_indices(classes)
-    names = {c.id: c.name for c in classes}
+    job = _ImageJob(out, class_indices(classes), {c.id: c.name for c in classes}, void_border,
+                    Path(image_root) if copy_images else None)
     lists: dict[str, list[str]] = {"train": [], "val": []}
     stats = VocStats()
-    for rec, instances in items:
-        vid = ids[rec.path]
-        cls, obj, objects = render_maps(instances, (rec.height, rec.width), index, void_border)
-        save_palette_png(cls, out / "SegmentationClass" / f"{vid}.png")
-        save_palette_png(obj, out / "SegmentationObject" / f"{vid}.png")
-        (out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, names))
-        if copy_images:
-            _write_jpeg(Path(image_root) / rec.path, out / "JPEGImages" / f"{vid}.jpg")
-        lists.setdefault((splits or {}).get(rec.path, "train"), []).append(vid)
+
+    def done(objects: int) -> None:
         stats.images += 1
-        stats.objects += len(objects)
+        stats.objects += objects
         if progress:
             progress(1)
+
+    _run_jobs(job, ((ids[rec.path], rec, insts) for rec, insts in items),
+              min(4, os.cpu_count() or 1) if workers is None else workers, done)
+    for rec, _ in items:
+        lists.setdefault((splits or {}).get(rec.path, "train"), []).append(ids[rec.path])
+    _write_lists(out, lists, [ids[rec.path] for rec, _ in items])
+    _write_labelmap(out, classes)
+    return stats
+
+
+@dataclass
+class _ImageJob:
+    """Everything one image's files need besides the image itself (shared, read-only, by the workers)."""
+
+    out: Path
+    index: Mapping[int, int]
+    names: Mapping[int, str]
+    void_border: int
+    image_root: Path | None
+
+    def __call__(self, vid: str, rec: ImageRecord, instances: Sequence[Instance]) -> int:
+        """Write the class/object PNGs, the XML (and the JPEG) of one image; return its object count."""
+        cls, obj, objects = render_maps(instances, (rec.height, rec.width), self.index, self.void_border)
+        save_palette_png(cls, self.out / "SegmentationClass" / f"{vid}.png")
+        save_palette_png(obj, self.out / "SegmentationObject" / f"{vid}.png")
+        (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names))
+        if self.image_root is not None:
+            _write_jpeg(self.image_root / rec.path, self.out / "JPEGImages" / f"{vid}.jpg")
+        return len(objects)
+
+
+def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[Instance]]], workers: int,
+              done: Callable[[int], None]) -> None:
+    """Run ``job`` over ``tasks`` on ``workers`` threads, at most ``2 * workers`` images in flight.
+
+    ``done(objects)`` is called on the calling thread, in task order. The first error is raised
+    after the images still queued are cancelled.
+    """
+    if workers <= 0:
+        for task in tasks:
+            done(job(*task))
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voc-export")
+    pending: deque[Future[int]] = deque()
+    try:
+        for task in tasks:
+            pending.append(pool.submit(job, *task))
+            while len(pending) > 2 * workers or (pending and pending[0].done()):
+                done(pending.popleft().result())
+        while pending:
+            done(pending.popleft().result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_lists(out: Path, lists: Mapping[str, list[str]], all_ids: Sequence[str]) -> None:
     sets = out / "ImageSets" / "Segmentation"
     for name, vids in lists.items():
         (sets / f"{name}.txt").write_text("".join(f"{v}\n" for v in vids))
-    (sets / "trainval.txt").write_text("".join(f"{ids[rec.path]}\n" for rec, _ in items))
-    ordered = sorted(classes, key=lambda c: c.id)
+    (sets / "trainval.txt").write_text("".join(f"{v}\n" for v in all_ids))
+
+
+def _write_labelmap(out: Path, classes: Sequence[LabelClass]) -> None:
+    index = class_indices(classes)
     lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-    lines += [f"{c.name}:{','.join(str(int(v)) for v in _PALETTE[index[c.id]])}::" for c in ordered]
+    lines += [f"{c.name}:{','.join(str(int(v)) for v in _PALETTE[index[c.id]])}::"
+              for c in sorted(classes, key=lambda c: c.id)]
     (out / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return stats
 
 
 def read_labelmap(path: Path) -> list[str]:
