@@ -154,6 +154,27 @@ def ensure_demo_project() -> Path:
     return folder
 
 
+#: Compiled translations: ``segtool_<locale>.qm`` (e.g. ``segtool_de.qm``, ``segtool_pt_BR.qm``).
+#: To make one: ``pyside6-lupdate $(git ls-files 'segtool/gui/*.py') -ts segtool/resources/i18n/segtool_de.ts``,
+#: translate the .ts in Qt Linguist (``pyside6-linguist``), then
+#: ``pyside6-lrelease segtool/resources/i18n/segtool_de.ts -qm segtool/resources/i18n/segtool_de.qm``.
+I18N_DIR = Path(__file__).resolve().parents[1] / "resources" / "i18n"
+
+
+def install_translator(app: Any, locale: Any = None, folder: Path = I18N_DIR) -> Any:
+    """Install a ``QTranslator`` for ``locale`` (default: the system's) when a ``.qm`` exists in ``folder``.
+
+    Returns the installed translator (keep a reference), or ``None`` when there is no translation.
+    """
+    from PySide6.QtCore import QLocale, QTranslator
+
+    translator = QTranslator(app)
+    if folder.is_dir() and translator.load(locale or QLocale.system(), "segtool", "_", str(folder)):
+        app.installTranslator(translator)
+        return translator
+    return None
+
+
 def run_gui(path: str | None = None, *, demo: bool = False, screenshot: str | None = None) -> int:
     """Show the window (on ``path``, or the demo project) and run the event loop; returns the exit code.
 
@@ -168,6 +189,7 @@ def run_gui(path: str | None = None, *, demo: bool = False, screenshot: str | No
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segtool")
     app.setOrganizationName("segtool")
+    app.segtool_translator = install_translator(app)  # every user-visible string goes through tr()
     if demo:
         path = str(ensure_demo_project())
     settings = AppSettings()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
@@ -38,11 +38,19 @@ from segtool.gui.settings import AppSettings
 from segtool.gui.workers import JobControl, JobResult
 
 #: (tool name, menu text, shortcut), in toolbar order.
+#: Texts are marked for lupdate and translated when the actions are made.
 TOOL_ACTIONS = (
-    ("sam-click", "SAM click", "S"), ("sam-box", "SAM box", "X"), ("wand", "Magic wand", "W"),
-    ("grabcut", "GrabCut", "G"), ("refine", "Refine selected", "R"), ("watershed", "Watershed", "T"),
-    ("superpixel", "Superpixels", "U"), ("brush", "Brush", "B"), ("eraser", "Eraser", "E"),
-    ("polygon", "Polygon", "O"), ("pan", "Pan / select", "V"),
+    ("sam-click", QT_TRANSLATE_NOOP("MainWindow", "SAM click"), "S"),
+    ("sam-box", QT_TRANSLATE_NOOP("MainWindow", "SAM box"), "X"),
+    ("wand", QT_TRANSLATE_NOOP("MainWindow", "Magic wand"), "W"),
+    ("grabcut", QT_TRANSLATE_NOOP("MainWindow", "GrabCut"), "G"),
+    ("refine", QT_TRANSLATE_NOOP("MainWindow", "Refine selected"), "R"),
+    ("watershed", QT_TRANSLATE_NOOP("MainWindow", "Watershed"), "T"),
+    ("superpixel", QT_TRANSLATE_NOOP("MainWindow", "Superpixels"), "U"),
+    ("brush", QT_TRANSLATE_NOOP("MainWindow", "Brush"), "B"),
+    ("eraser", QT_TRANSLATE_NOOP("MainWindow", "Eraser"), "E"),
+    ("polygon", QT_TRANSLATE_NOOP("MainWindow", "Polygon"), "O"),
+    ("pan", QT_TRANSLATE_NOOP("MainWindow", "Pan / select"), "V"),
 )
 
 
@@ -61,7 +69,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, *, sam: SamChoice | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("segtool")
+        self.setWindowTitle(self.tr("segtool"))
         self.settings = settings or AppSettings()
         self.store: Any = None
         self.pixels = PixelCache()
@@ -115,44 +123,44 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         bar = self.menuBar()
-        m = bar.addMenu("&File")
-        self._action("open", "Open folder or project…", QKeySequence.StandardKey.Open, self._on_open_triggered, m)
-        self._action("export", "Export…", "Ctrl+E", self.show_export_dialog, m)
-        self._action("settings", "Settings…", "Ctrl+,", self.show_settings_dialog, m)
+        m = bar.addMenu(self.tr("&File"))
+        self._action("open", self.tr("Open folder or project…"), QKeySequence.StandardKey.Open, self._on_open_triggered, m)
+        self._action("export", self.tr("Export…"), "Ctrl+E", self.show_export_dialog, m)
+        self._action("settings", self.tr("Settings…"), "Ctrl+,", self.show_settings_dialog, m)
         m.addSeparator()
-        self._action("quit", "Quit", "Ctrl+Q", self.close, m)
-        m = bar.addMenu("&Edit")
-        self._action("undo", "Undo", "Ctrl+Z", self._on_undo_triggered, m)
-        self._action("redo", "Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self._on_redo_triggered, m)
-        self._action("delete", "Delete selected", ["Del", "Backspace"], self.instances_panel.delete_selected, m)
-        self._action("merge", "Merge selected", "Ctrl+M", self.instances_panel.merge_selected, m)
-        self._action("relabel", "Relabel selected", "Ctrl+L", self.instances_panel.relabel_selected, m)
-        m = bar.addMenu("&Image")
-        self._action("next", "Next image", ["D", "PgDown"], lambda: self.images_panel.step(+1), m)
-        self._action("previous", "Previous image", ["A", "PgUp"], lambda: self.images_panel.step(-1), m)
-        self._action("done", "Mark done", "Ctrl+Return", lambda: self.set_image_status("done"), m)
-        self._action("fit", "Fit to window", "Ctrl+0", self.canvas.fit_to_window, m)
-        m = bar.addMenu("&Tools")
-        self._action("get_model_tools", "Get a SAM model…", None, self.show_get_model_dialog, m)
+        self._action("quit", self.tr("Quit"), "Ctrl+Q", self.close, m)
+        m = bar.addMenu(self.tr("&Edit"))
+        self._action("undo", self.tr("Undo"), "Ctrl+Z", self._on_undo_triggered, m)
+        self._action("redo", self.tr("Redo"), ["Ctrl+Shift+Z", "Ctrl+Y"], self._on_redo_triggered, m)
+        self._action("delete", self.tr("Delete selected"), ["Del", "Backspace"], self.instances_panel.delete_selected, m)
+        self._action("merge", self.tr("Merge selected"), "Ctrl+M", self.instances_panel.merge_selected, m)
+        self._action("relabel", self.tr("Relabel selected"), "Ctrl+L", self.instances_panel.relabel_selected, m)
+        m = bar.addMenu(self.tr("&Image"))
+        self._action("next", self.tr("Next image"), ["D", "PgDown"], lambda: self.images_panel.step(+1), m)
+        self._action("previous", self.tr("Previous image"), ["A", "PgUp"], lambda: self.images_panel.step(-1), m)
+        self._action("done", self.tr("Mark done"), "Ctrl+Return", lambda: self.set_image_status("done"), m)
+        self._action("fit", self.tr("Fit to window"), "Ctrl+0", self.canvas.fit_to_window, m)
+        m = bar.addMenu(self.tr("&Tools"))
+        self._action("get_model_tools", self.tr("Get a SAM model…"), None, self.show_get_model_dialog, m)
         m.addSeparator()
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("ToolsToolBar")
         group = QActionGroup(self)
         for name, text, key in TOOL_ACTIONS:
-            action = self._action(f"tool:{name}", text, key, lambda _=False, n=name: self.set_tool(n), m)
+            action = self._action(f"tool:{name}", self.tr(text), key, lambda _=False, n=name: self.set_tool(n), m)
             action.setCheckable(True)
             group.addAction(action)
             toolbar.addAction(action)
-        m = bar.addMenu("&Classes")
+        m = bar.addMenu(self.tr("&Classes"))
         for k in range(9):
-            self._action(f"class:{k + 1}", f"Class {k + 1}", str(k + 1),
+            self._action(f"class:{k + 1}", self.tr("Class {0}").format(k + 1), str(k + 1),
                          lambda _=False, i=k: self.classes_panel.choose_index(i), m)
         self.review = ProposalReview(self.session, self.canvas, parent=self)  # automatic proposals
-        self.review.install(self, bar.addMenu("&Proposals"))
+        self.review.install(self, bar.addMenu(self.tr("&Proposals")))
         self.review.status_message.connect(lambda text: self.status.showMessage(text, 6000))
-        m = bar.addMenu("&Help")
-        self._action("get_model", "Get a model…", None, self.show_get_model_dialog, m)
-        self._action("about", "About segtool", None, self.show_about_dialog, m)
+        m = bar.addMenu(self.tr("&Help"))
+        self._action("get_model", self.tr("Get a model…"), None, self.show_get_model_dialog, m)
+        self._action("about", self.tr("About segtool"), None, self.show_about_dialog, m)
 
     def _connect(self) -> None:
         self.images_panel.image_activated.connect(self.show_image)
@@ -228,7 +236,7 @@ class MainWindow(QMainWindow):
         self.store = store
         self.session.set_store(store)
         self.settings.last_project = str(store.path)
-        self.setWindowTitle(f"segtool — {store.path}")
+        self.setWindowTitle(self.tr("segtool — {0}").format(store.path))
         self.classes_panel.set_store(store)
         records = store.images()
         self.images_panel.set_images(records)
@@ -377,14 +385,14 @@ class MainWindow(QMainWindow):
 
     def _on_undo_triggered(self) -> None:
         if not self.session.undo():
-            self.status.showMessage("nothing to undo", 2000)
+            self.status.showMessage(self.tr("nothing to undo"), 2000)
 
     def _on_redo_triggered(self) -> None:
         if not self.session.redo():
-            self.status.showMessage("nothing to redo", 2000)
+            self.status.showMessage(self.tr("nothing to redo"), 2000)
 
     def _on_open_triggered(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open an image folder")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Open an image folder"))
         if folder:
             self._guard(lambda: self.open_project(folder))
 
@@ -392,7 +400,7 @@ class MainWindow(QMainWindow):
         try:
             action()
         except SegtoolError as exc:
-            QMessageBox.warning(self, "segtool", str(exc))
+            QMessageBox.warning(self, self.tr("segtool"), str(exc))
 
     # ------------------------------------------------------------- dialogs
     def show_export_dialog(self) -> None:

@@ -136,7 +136,7 @@ class EditorSession(QObject):
     def commit_new(self, mask: np.ndarray, source: str, score: float | None = None) -> int | None:
         """Add bool ``(H, W)`` ``mask`` as a new instance of the current class; returns its id."""
         if not mask.any():
-            self.status_message.emit("empty mask: nothing added")
+            self.status_message.emit(self.tr("empty mask: nothing added"))
             return None
         new_id = self.ops.add(mask, self.current_class_id, source, score)
         self.select([new_id])
@@ -221,7 +221,7 @@ class EditorSession(QObject):
                 self.stale_results_dropped += 1
                 return
             if result.error:
-                self.status_message.emit(f"{name}: {result.error}")
+                self.status_message.emit(self.tr("{0}: {1}").format(name, result.error))
                 return
             on_result(result.value)
 
@@ -271,7 +271,7 @@ class EditorSession(QObject):
         if result.error:
             if result.image_id == self.image_id and result.kind == "encode":
                 self._set_sam_state("error")
-                self.status_message.emit(f"SAM encoder failed: {result.error}")
+                self.status_message.emit(self.tr("SAM encoder failed: {0}").format(result.error))
             return
         prepared: _Prepared | None = result.value
         if prepared is None:  # cancelled before it started

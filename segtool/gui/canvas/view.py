@@ -331,7 +331,7 @@ class AnnotationCanvas(QGraphicsView):
         r = opts.brush_radius
         step = max(1, round(r * 0.25))
         opts.brush_radius = int(max(1, min(500, r + step if direction > 0 else r - step)))
-        self.status_message.emit(f"brush radius {opts.brush_radius} px")
+        self.status_message.emit(self.tr("brush radius {0} px").format(opts.brush_radius))
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt API)
         super().drawForeground(painter, rect)

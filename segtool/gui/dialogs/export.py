@@ -59,7 +59,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, store: Any, pool: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export")
+        self.setWindowTitle(self.tr("Export"))
         self.setMinimumWidth(480)
         self.store, self.pool = store, pool
         self.job: Any = None
@@ -70,16 +70,16 @@ class ExportDialog(QDialog):
         self.format_combo.addItems(["coco", "voc", "yolo"])
         self.segmentation_combo = QComboBox(self)
         self.segmentation_combo.addItems(["rle", "polygon", "auto"])
-        self.segmentation_combo.setToolTip("COCO only: RLE keeps holes; auto writes polygons where a mask has none")
+        self.segmentation_combo.setToolTip(self.tr("COCO only: RLE keeps holes; auto writes polygons where a mask has none"))
         self.out_edit = QLineEdit(str(Path(store.root) / "export"), self)
-        browse = QPushButton("Folder…", self)
+        browse = QPushButton(self.tr("Folder…"), self)
         browse.clicked.connect(self._on_browse_clicked)
         row = QHBoxLayout()
         row.addWidget(self.out_edit, 1)
         row.addWidget(browse)
-        form.addRow("Format", self.format_combo)
-        form.addRow("Segmentation", self.segmentation_combo)
-        form.addRow("Output folder", row)
+        form.addRow(self.tr("Format"), self.format_combo)
+        form.addRow(self.tr("Segmentation"), self.segmentation_combo)
+        form.addRow(self.tr("Output folder"), row)
         self.progress = QProgressBar(self)
         self.progress.setValue(0)
         form.addRow(self.progress)
@@ -87,8 +87,8 @@ class ExportDialog(QDialog):
         self.result_label.setWordWrap(True)
         form.addRow(self.result_label)
         buttons = QHBoxLayout()
-        self.export_button = QPushButton("Export", self)
-        self.cancel_button = QPushButton("Close", self)
+        self.export_button = QPushButton(self.tr("Export"), self)
+        self.cancel_button = QPushButton(self.tr("Close"), self)
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.cancel_button)
@@ -108,8 +108,8 @@ class ExportDialog(QDialog):
         out.mkdir(parents=True, exist_ok=True)
         self.report, self.error = None, None
         self.export_button.setEnabled(False)
-        self.cancel_button.setText("Cancel")
-        self.result_label.setText("exporting…")
+        self.cancel_button.setText(self.tr("Cancel"))
+        self.result_label.setText(self.tr("exporting…"))
         project = Path(self.store.path)
         self.job = self.pool.submit("export", -1, 0, lambda control: run_export(project, out, fmt, seg, control),
                                     self._on_job_finished)
@@ -125,24 +125,24 @@ class ExportDialog(QDialog):
     def _on_job_finished(self, result: Any) -> None:
         self.job = None
         self.export_button.setEnabled(True)
-        self.cancel_button.setText("Close")
+        self.cancel_button.setText(self.tr("Close"))
         if result.error:
             self.error = result.error
-            self.result_label.setText(f"Export failed: {result.error}")
+            self.result_label.setText(self.tr("Export failed: {0}").format(result.error))
             return
         self.report = result.value
         self.progress.setValue(self.progress.maximum())
-        self.result_label.setText(f"Exported {self.report.images} images, {self.report.annotations} "
-                                  f"annotations to {self.out_edit.text()}")
+        self.result_label.setText(self.tr("Exported {0} images, {1} annotations to {2}").format(
+            self.report.images, self.report.annotations, self.out_edit.text()))
 
     def _on_browse_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.out_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), self.out_edit.text())
         if folder:
             self.out_edit.setText(folder)
 
     def _on_cancel_clicked(self) -> None:
         if self.job is not None:
             self.job.cancel()
-            self.result_label.setText("cancelling…")
+            self.result_label.setText(self.tr("cancelling…"))
         else:
             self.accept()

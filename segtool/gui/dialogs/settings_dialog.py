@@ -24,31 +24,31 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(self.tr("Settings"))
         self.settings = settings
         form = QFormLayout(self)
         self.model_combo = QComboBox(self)
         self.model_combo.setEditable(True)
-        self.model_combo.addItem("(first installed)", "")
+        self.model_combo.addItem(self.tr("(first installed)"), "")
         for name, path in _installed_models():
             self.model_combo.addItem(f"{name}  ({path})", name)
-        self.model_combo.addItem("none (classical tools only)", "none")
+        self.model_combo.addItem(self.tr("none (classical tools only)"), "none")
         current = settings.model
         index = self.model_combo.findData(current)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
         elif current:
             self.model_combo.setEditText(current)
-        browse = QPushButton("Folder…", self)
+        browse = QPushButton(self.tr("Folder…"), self)
         browse.clicked.connect(self._on_browse_clicked)
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
         row.addWidget(browse)
-        form.addRow("SAM model", row)
+        form.addRow(self.tr("SAM model"), row)
         self.device_combo = QComboBox(self)
         self.device_combo.addItems(list(DEVICES))
         self.device_combo.setCurrentText(settings.device)
-        form.addRow("Device", self.device_combo)
+        form.addRow(self.tr("Device"), self.device_combo)
         hint = QLabel(MODEL_HINT, self)
         hint.setWordWrap(True)
         form.addRow(hint)
@@ -66,7 +66,7 @@ class SettingsDialog(QDialog):
         return self.model_combo.currentText().strip()
 
     def _on_browse_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "SAM model folder (encoder.onnx + decoder.onnx)")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("SAM model folder (encoder.onnx + decoder.onnx)"))
         if folder:
             self.model_combo.setEditText(folder)
 

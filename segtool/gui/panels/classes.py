@@ -49,7 +49,7 @@ class ClassesPanel(QDockWidget):
     classes_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Classes", parent)
+        super().__init__(self.tr("Classes"), parent)
         self.setObjectName("ClassesPanel")
         self.store: Any = None
         self._classes: list[LabelClass] = []
@@ -59,9 +59,9 @@ class ClassesPanel(QDockWidget):
         self.list = QListWidget(body)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
-        self.add_button = QPushButton("Add", body)
-        self.rename_button = QPushButton("Rename", body)
-        self.color_button = QPushButton("Colour", body)
+        self.add_button = QPushButton(self.tr("Add"), body)
+        self.rename_button = QPushButton(self.tr("Rename"), body)
+        self.color_button = QPushButton(self.tr("Colour"), body)
         for b in (self.add_button, self.rename_button, self.color_button):
             row.addWidget(b)
         layout.addLayout(row)
@@ -141,7 +141,7 @@ class ClassesPanel(QDockWidget):
     def _on_add_clicked(self) -> None:
         if self.store is None:
             return
-        name, ok = QInputDialog.getText(self, "New class", "Name:")
+        name, ok = QInputDialog.getText(self, self.tr("New class"), self.tr("Name:"))
         if ok and name.strip():
             self._guard(lambda: self.add_class(name.strip()))
 
@@ -149,7 +149,7 @@ class ClassesPanel(QDockWidget):
         cls = self.class_by_id(self.current_class_id())
         if cls is None:
             return
-        name, ok = QInputDialog.getText(self, "Rename class", "Name:", text=cls.name)
+        name, ok = QInputDialog.getText(self, self.tr("Rename class"), self.tr("Name:"), text=cls.name)
         if ok and name.strip():
             self._guard(lambda: self.rename_class(cls.id, name.strip()))
 
@@ -157,7 +157,7 @@ class ClassesPanel(QDockWidget):
         cls = self.class_by_id(self.current_class_id())
         if cls is None:
             return
-        color = QColorDialog.getColor(QColor(*cls.color), self, f"Colour of {cls.name}")
+        color = QColorDialog.getColor(QColor(*cls.color), self, self.tr("Colour of {0}").format(cls.name))
         if color.isValid():
             self._guard(lambda: self.recolor_class(cls.id, (color.red(), color.green(), color.blue())))
 

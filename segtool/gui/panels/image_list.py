@@ -99,9 +99,9 @@ class ImageListPanel(QDockWidget):
         self._request_visible_thumbnails()
 
     def _style_item(self, item: QListWidgetItem, rec: ImageRecord) -> None:
-        item.setText(f"●  {rec.path}    [{rec.status}]")
+        item.setText(f"●  {rec.path}    [{self.tr(rec.status)}]")
         item.setForeground(QBrush(QColor(STATUS_COLORS.get(rec.status, "#000000"))))
-        item.setToolTip(f"{rec.path}\n{rec.width}×{rec.height} px · {rec.status}")
+        item.setToolTip(self.tr("{0}\n{1}×{2} px · {3}").format(rec.path, rec.width, rec.height, self.tr(rec.status)))
 
     def set_status(self, image_id: int, status: str) -> None:
         """Update the status shown for ``image_id``."""

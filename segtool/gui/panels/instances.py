@@ -49,7 +49,7 @@ class InstancesPanel(QDockWidget):
 
     def __init__(self, session: Any, class_lookup: Callable[[int | None], LabelClass | None],
                  current_class: Callable[[], int | None], parent: QWidget | None = None) -> None:
-        super().__init__("Instances", parent)
+        super().__init__(self.tr("Instances"), parent)
         self.setObjectName("InstancesPanel")
         self.session = session
         self._class_lookup = class_lookup
@@ -60,18 +60,19 @@ class InstancesPanel(QDockWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         self.tree = QTreeWidget(body)
-        self.tree.setHeaderLabels(["#", "class", "area", "source"])
+        self.tree.setHeaderLabels(["#", self.tr("class"), self.tr("area"), self.tr("source")])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         layout.addWidget(self.tree, 1)
         grid = QGridLayout()
         self.buttons: dict[str, QPushButton] = {}
         for k, (key, label, tip) in enumerate([
-            ("up", "Up", "Bring forward (z-order)"), ("down", "Down", "Send backward (z-order)"),
-            ("relabel", "Relabel", "Give the selected instances the current class"),
-            ("merge", "Merge", "Merge the selected instances into one"),
-            ("delete", "Delete", "Delete the selected instances (Del)"),
-            ("visible", "Hide/show", "Toggle visibility of the selected instances"),
+            ("up", self.tr("Up"), self.tr("Bring forward (z-order)")),
+            ("down", self.tr("Down"), self.tr("Send backward (z-order)")),
+            ("relabel", self.tr("Relabel"), self.tr("Give the selected instances the current class")),
+            ("merge", self.tr("Merge"), self.tr("Merge the selected instances into one")),
+            ("delete", self.tr("Delete"), self.tr("Delete the selected instances (Del)")),
+            ("visible", self.tr("Hide/show"), self.tr("Toggle visibility of the selected instances")),
         ]):
             button = QPushButton(label, body)
             button.setToolTip(tip)
@@ -112,7 +113,7 @@ class InstancesPanel(QDockWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(0, Qt.CheckState.Unchecked if inst.id in self.hidden else Qt.CheckState.Checked)
         if inst.state == "pending":
-            item.setText(3, f"{inst.source} (pending)")
+            item.setText(3, self.tr("{0} (pending)").format(inst.source))
         return item
 
     def ids(self) -> list[int]:

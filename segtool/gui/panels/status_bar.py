@@ -18,15 +18,15 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tool_label = QLabel("tool: -")
-        self.model_label = QLabel("model: -")
-        self.device_label = QLabel("device: -")
-        self.encoder_label = QLabel("SAM: -")
+        self.tool_label = QLabel(self.tr("tool: -"))
+        self.model_label = QLabel(self.tr("model: -"))
+        self.device_label = QLabel(self.tr("device: -"))
+        self.encoder_label = QLabel(self.tr("SAM: -"))
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(110)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.position_label = QLabel("no image")
+        self.position_label = QLabel(self.tr("no image"))
         self.get_model_link = QLabel(f'<a href="get-model">{self.tr("Get a model…")}</a>')
         self.get_model_link.setToolTip(self.tr("Download or add a SAM model to enable the SAM tools"))
         self.get_model_link.linkActivated.connect(lambda _link: self.get_model_requested.emit())
@@ -39,16 +39,16 @@ class StatusBar(QStatusBar):
         """Show the SAM model ``label`` and its ``device`` (``cpu``/``cuda``); without a model
         (``available`` false) a "Get a model…" link appears."""
         self.get_model_link.setVisible(not available and label != self.tr("loading…"))
-        self.model_label.setText(f"model: {label}")
-        self.device_label.setText(f"device: {device}")
+        self.model_label.setText(self.tr("model: {0}").format(label))
+        self.device_label.setText(self.tr("device: {0}").format(device))
 
     def set_tool(self, name: str) -> None:
-        self.tool_label.setText(f"tool: {name}")
+        self.tool_label.setText(self.tr("tool: {0}").format(name))
 
     def set_encoder_state(self, state: str) -> None:
         """``none`` | ``encoding`` | ``ready`` | ``error`` (the session's ``sam_state_changed``)."""
-        text = {"none": "SAM: off", "encoding": "SAM: encoding…", "ready": "SAM: ready",
-                "error": "SAM: error"}.get(state, f"SAM: {state}")
+        text = {"none": self.tr("SAM: off"), "encoding": self.tr("SAM: encoding…"), "ready": self.tr("SAM: ready"),
+                "error": self.tr("SAM: error")}.get(state, f"SAM: {state}")
         self.encoder_label.setText(text)
         self.progress.setVisible(state == "encoding")
 

@@ -11,7 +11,7 @@ class ToolOptionsPanel(QDockWidget):
     """Edits the canvas session's ``ToolOptions`` in place (tools read them at each interaction)."""
 
     def __init__(self, options: Any, parent: QWidget | None = None) -> None:
-        super().__init__("Tool options", parent)
+        super().__init__(self.tr("Tool options"), parent)
         self.setObjectName("ToolOptionsPanel")
         self.options = options
         body = QWidget(self)
@@ -19,17 +19,17 @@ class ToolOptionsPanel(QDockWidget):
         self.tolerance = QDoubleSpinBox(body)
         self.tolerance.setRange(0.5, 100.0)
         self.tolerance.setValue(float(options.wand_tolerance))
-        self.tolerance.setToolTip("Magic wand colour tolerance (Lab distance)")
+        self.tolerance.setToolTip(self.tr("Magic wand colour tolerance (Lab distance)"))
         self.brush = QSpinBox(body)
         self.brush.setRange(1, 500)
         self.brush.setValue(int(options.brush_radius))
-        self.brush.setToolTip("Brush / eraser radius in image pixels ([ and ] change it)")
-        self.snap = QCheckBox("snap polygon edges", body)
+        self.brush.setToolTip(self.tr("Brush / eraser radius in image pixels ([ and ] change it)"))
+        self.snap = QCheckBox(self.tr("snap polygon edges"), body)
         self.snap.setChecked(bool(options.snap_edges))
-        self.multimask = QCheckBox("SAM multi-mask (Tab cycles)", body)
+        self.multimask = QCheckBox(self.tr("SAM multi-mask (Tab cycles)"), body)
         self.multimask.setChecked(bool(options.multimask))
-        form.addRow("Wand tolerance", self.tolerance)
-        form.addRow("Brush radius", self.brush)
+        form.addRow(self.tr("Wand tolerance"), self.tolerance)
+        form.addRow(self.tr("Brush radius"), self.brush)
         form.addRow(self.snap)
         form.addRow(self.multimask)
         self.setWidget(body)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
@@ -48,7 +48,7 @@ class BrushTool(Tool):
         self._erasing = self.erase or button == Qt.MouseButton.RightButton or bool(
             modifiers & Qt.KeyboardModifier.ShiftModifier)
         if self._erasing and self._target() is None:
-            self.canvas.status_message.emit("eraser: select an instance first")
+            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "eraser: select an instance first"))
             return True
         self._points = [(pos.x(), pos.y())]
         r = self.session.options.brush_radius

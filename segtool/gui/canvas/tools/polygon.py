@@ -142,7 +142,7 @@ class PolygonTool(Tool):
 
     def _on_snapped(self, paths: list, error: str | None) -> None:
         if error:
-            self.canvas.status_message.emit(f"edge snapping unavailable: {error}")
+            self.canvas.status_message.emit(self.canvas.tr("edge snapping unavailable: {0}").format(error))
         for i, a, b, path in paths:
             if i in self._pending and i < len(self._segments) and tuple(self._segments[i][0]) == a \
                     and tuple(self._segments[i][-1]) == b:

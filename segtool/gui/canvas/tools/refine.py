@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 
 from segtool.gui.canvas.tools.grabcut import GrabCutTool
 
@@ -33,7 +33,7 @@ class RefineTool(GrabCutTool):
         ids = self.session.selected_ids
         inst = self.session.instance(ids[0]) if ids else None
         if inst is None:
-            self.canvas.status_message.emit("refine: select an instance first")
+            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "refine: select an instance first"))
             return
         self.target_id = inst.id
         self.prompt.mask = inst.mask()

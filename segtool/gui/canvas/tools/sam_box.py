@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
@@ -81,6 +81,6 @@ class SamBoxTool(BoxPromptTool):
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
         if not self.session.sam_available():
-            self.canvas.status_message.emit("no SAM model: install one with `segtool models download mobile_sam`")
+            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "no SAM model: install one with `segtool models download mobile_sam`"))
             return True
         return super().press(pos, button, modifiers)

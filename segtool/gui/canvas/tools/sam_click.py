@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, Qt
 
 from segtool.gui.canvas.tools.base import PromptTool, is_negative
 
@@ -20,7 +20,7 @@ class SamClickTool(PromptTool):
         if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
             return False
         if not self.session.sam_available():
-            self.canvas.status_message.emit("no SAM model: install one with `segtool models download mobile_sam`")
+            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "no SAM model: install one with `segtool models download mobile_sam`"))
             return True
         # after the first click, a single best mask is what the user refines
         self.multimask = len(self.prompt.points) == 0
