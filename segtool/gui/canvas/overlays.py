@@ -62,7 +62,7 @@ class MaskOverlayItem(QGraphicsItem):
     """
 
     def __init__(self, crop: np.ndarray, bbox: BBox, color: tuple[int, int, int], *, dashed: bool = False,
-                 alpha: int = 110, parent: QGraphicsItem | None = None) -> None:
+                 alpha: int = 135, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
         self.crop, self.bbox, self.color, self.dashed = crop, bbox, color, dashed
         self._alpha = alpha
@@ -101,7 +101,7 @@ class MaskOverlayItem(QGraphicsItem):
         painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._fill)
         pen = QPen(QColor(*self.color))
         pen.setCosmetic(True)
-        pen.setWidthF(2.5 if (self.highlighted or self.selected) else 1.5)
+        pen.setWidthF(3.0 if (self.highlighted or self.selected) else 2.0)
         if self.dashed:
             pen.setStyle(Qt.PenStyle.DashLine)
             pen.setColor(QColor(255, 255, 255))
