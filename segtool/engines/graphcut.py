@@ -345,6 +345,8 @@ class GrabCutEngine:
         if prompt.mask is not None and np.asarray(prompt.mask).shape != (h, w):
             raise PromptError(f"mask shape {np.asarray(prompt.mask).shape} differs from the image ({h}, {w})")
         state = prompt.state if isinstance(prompt.state, GrabCutState) else None
+        if state is not None and (state.roi[2] > w or state.roi[3] > h or state.labels.ndim != 2):
+            state = None  # a state of another image: start afresh
         if state is None and box is None and prompt.mask is not None and not np.any(prompt.mask):
             if not (prompt.labels == 1).any() and not any(s.label for s in prompt.scribbles):
                 return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
