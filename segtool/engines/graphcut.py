@@ -9,7 +9,10 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
 - **clicks / scribbles**: hard constraints: a disc of ``click_radius`` pixels (scribbles: their
   stroke) is ``GC_FGD`` for positives and ``GC_BGD`` for negatives. With ``prompt.state`` from the
   previous candidate they update the previous result, continuing its colour models (``GC_EVAL``) for
-  ``click_iterations`` iterations instead of restarting. A first interaction made only of clicks
+  ``click_iterations`` iterations instead of restarting. A follow-up click that lands on the wrong
+  side of the current boundary also gets a larger disc scaled to its distance from that boundary:
+  probable labels in the outer half, hard labels in the inner ``click_hard_fraction`` (a graph cut
+  alone barely moves for a small hard disc). A first interaction made only of clicks
   uses the whole image as ROI, probable foreground in a disc of ``click_prior_fraction`` of the image
   size around each positive click and probable background elsewhere.
 - **mask** (``prompt.mask`` without state or box): refinement of an existing mask (a SAM mask, say):
@@ -19,7 +22,10 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
 Speed: the ROI is cut at a working resolution of at most ``max_pixels`` pixels (taken from an image
 pyramid built by :meth:`GrabCutEngine.prepare`); when that is coarser than the photo, only the
 uncertain band along the upsampled boundary is re-decided at full resolution, per pixel, from the
-GrabCut colour models plus the coarse result as a prior.
+GrabCut colour models plus the coarse result as a prior. On a coarse grid the data term is scaled
+by ``1/scale`` (covariances times ``scale``), since boundaries shrink by ``scale`` but areas by its
+square; without this, coarse cuts shrink or vanish. A first cut that still collapses is redone at
+twice the resolution.
 """
 
 from __future__ import annotations
