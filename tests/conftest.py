@@ -40,9 +40,11 @@ def grabcut_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep caches, settings and downloaded models of every test away from the user's real ones."""
-    base = tmp_path_factory.getbasetemp() / "userdirs"
-    monkeypatch.setenv("SEGTOOL_CACHE_DIR", str(base / "cache"))
-    monkeypatch.setenv("SEGTOOL_DATA_DIR", str(base / "data"))
-    monkeypatch.setenv("SEGTOOL_CONFIG_DIR", str(base / "config"))
+def _isolated_user_dirs(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep settings and installed models of every test apart (a model one test adds must not leak
+    into the next) and away from the user's real ones. The embedding cache is content-addressed, so
+    one per session is shared safely and saves re-encoding the same images."""
+    monkeypatch.setenv("SEGTOOL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "user-cache"))
+    monkeypatch.setenv("SEGTOOL_DATA_DIR", str(tmp_path / "user-data"))
+    monkeypatch.setenv("SEGTOOL_CONFIG_DIR", str(tmp_path / "user-config"))
