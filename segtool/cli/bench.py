@@ -65,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--instances", type=int, default=50, help="per image")
     p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument("--repeat", type=int, default=1, help="runs per export; the median is reported")
+    p.add_argument("--workers", type=int, default=None, help="VOC export threads (default: segtool's)")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=_lazy("segtool.bench.export_bench:run"))
 
