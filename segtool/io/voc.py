@@ -119,6 +119,8 @@ def paint_objects(rles: Sequence[dict], size: tuple[int, int]) -> np.ndarray:
     are expanded to pixels with one ``np.repeat``. At most 255 RLEs.
     """
     h, w = size
+    if len(rles) > 255:
+        raise FormatError(f"an index map holds at most 255 objects, got {len(rles)}")
     if not rles:
         return np.zeros((h, w), np.uint8)
     counts, owner, pos = _decode_counts([_counts_text(r) for r in rles], h * w)
