@@ -93,6 +93,10 @@ def _tempered(model: np.ndarray, factor: float) -> np.ndarray:
     """A copy of an OpenCV GMM ``(1, 65)`` with every covariance multiplied by ``factor``."""
     out = np.array(model, np.float64, copy=True)
     out[0, 20:65] *= factor
+    for k in range(5):
+        cov = out[0, 20 + 9 * k:29 + 9 * k].reshape(3, 3)
+        if out[0, k] > 0 and np.linalg.det(cov) <= 1e-9:  # keep OpenCV's det > eps assertion true
+            cov += np.eye(3) * 0.01
     return out
 
 
@@ -124,7 +128,7 @@ def learn_gmm(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
     for k in np.flatnonzero(counts):
         mu = sums[k] / counts[k]
         cov = prods[k] / counts[k] - np.outer(mu, mu)
-        if np.linalg.det(cov) <= np.finfo(np.float64).eps:
+        if np.linalg.det(cov) <= 1e-6:  # (nearly) singular, e.g. one grey level: OpenCV asserts
             cov = cov + np.eye(3) * 0.01
         out[0, k] = counts[k] / len(colours)
         out[0, 5 + 3 * k:8 + 3 * k] = mu
@@ -418,10 +422,8 @@ class GrabCutEngine:
                 fgd[:] = learn_gmm(fgd, colours[fg])
                 cv2.grabCut(work, labels, None, _tempered(bgd, factor), _tempered(fgd, factor), 1,
                             cv2.GC_EVAL_FREEZE_MODEL)
-        except cv2.error as exc:  # degenerate colour statistics (e.g. a flat image)
-            if mode == cv2.GC_EVAL:
-                raise PromptError(f"GrabCut could not continue from this state: {exc.err}") from None
-            return fg_seed
+        except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the seeds' answer
+            return np.isin(labels, _FG_VALUES)
         return np.isin(labels, _FG_VALUES)
 
     def _upsample(self, ctx: GrabCutContext, roi, scale: float, fg: np.ndarray, bgd: np.ndarray,
