@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _format_row(row: dict[str, Any]) -> str:
     h, w = row["image_hw"]
-    parts = [f"{row['megapixels']:6.1f} MP ({w}x{h})", f"prepare {row['prepare_s']:.3f}"]
+    parts = [f"{row['megapixels']:6g} MP ({w}x{h})", f"prepare {row['prepare_s']:.3f}"]
     parts += [f"{k} {v:.4f} (cpu {row['interactions_cpu'][k]:.4f})" for k, v in row["interactions"].items()]
     if "plain_cv2_grabcut_s" in row:
         plain = row["plain_cv2_grabcut_s"]
