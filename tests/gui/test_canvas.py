@@ -10,19 +10,6 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from segtool.gui.canvas.view import AnnotationCanvas
-
-
-@pytest.fixture
-def canvas(qtbot):
-    view = AnnotationCanvas()
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    yield view
-    view.session.shutdown()
-
 
 def _screen_rgb(canvas, pos: QPoint) -> tuple[int, int, int]:
     color = canvas.viewport().grab().toImage().pixelColor(pos)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pytest
 from canvas_helpers import click, scene_image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -14,18 +13,6 @@ from PySide6.QtTest import QTest
 from segtool.core.masks import mask_iou
 from segtool.engines import edge_snap
 from segtool.gui.canvas.tools.polygon import polygon_mask
-from segtool.gui.canvas.view import AnnotationCanvas
-
-
-@pytest.fixture
-def canvas(qtbot):
-    view = AnnotationCanvas()
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    yield view
-    view.session.shutdown()
 
 
 def test_snapped_polygon_runs_off_the_gui_thread_and_fits_the_object(qtbot, canvas, monkeypatch):

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from canvas_helpers import click, drag, scene_image
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from segtool.core.masks import mask_iou
 from segtool.engines.base import Candidate
-from segtool.gui.canvas.view import AnnotationCanvas
-
-
-@pytest.fixture
-def canvas(qtbot):
-    view = AnnotationCanvas()
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    yield view
-    view.session.shutdown()
 
 
 def _accept(canvas) -> None:
