@@ -253,6 +253,7 @@ class MainWindow(QMainWindow):
             self._load_generation += 1
             self.pixels.clear()
             self.thumbnails.clear()
+            self.images_panel.set_images([])  # no rows left for a pending thumbnail request to visit
             self._docs.clear()
             self.store.close()
             self.store = None

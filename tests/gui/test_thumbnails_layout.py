@@ -67,3 +67,16 @@ def test_window_geometry_and_dock_layout_are_restored(qtbot, tmp_path):
     assert again.dockWidgetArea(again.instances_panel) == Qt.DockWidgetArea.LeftDockWidgetArea
     assert again.dockWidgetArea(again.classes_panel) == Qt.DockWidgetArea.RightDockWidgetArea
     assert not again.options_panel.isVisible() and again.classes_panel.isVisible()
+
+
+def test_closing_the_project_with_a_thumbnail_request_pending_raises_nothing(qtbot, tmp_path):
+    """A scroll or resize queues a thumbnail request (30 ms timer); closing the project before it fires
+    must not ask the closed store for paths (pytest-qt fails the test on any exception in the event loop)."""
+    folder = _folder(tmp_path, 12)
+    window = make_window(qtbot, tmp_path)
+    window.open_project(folder)
+    window.images_panel._request_visible_thumbnails()
+    assert window.images_panel._thumb_timer.isActive()
+    window.close_project()
+    qtbot.wait(120)  # the timer fires here
+    assert window.images_panel.records() == []
