@@ -48,3 +48,17 @@ def _isolated_user_dirs(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
     monkeypatch.setenv("SEGTOOL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "user-cache"))
     monkeypatch.setenv("SEGTOOL_DATA_DIR", str(tmp_path / "user-data"))
     monkeypatch.setenv("SEGTOOL_CONFIG_DIR", str(tmp_path / "user-config"))
+
+
+@pytest.fixture
+def canvas(qtbot):
+    """A bare 800x600 annotation canvas with its own editor session, shown and exposed (GUI tests)."""
+    from segtool.gui.canvas.view import AnnotationCanvas
+
+    view = AnnotationCanvas()
+    view.resize(800, 600)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    yield view
+    view.session.shutdown()
