@@ -6,6 +6,30 @@ Qt is imported only when a window is actually opened, so headless subcommands st
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+
+from segtool.core.errors import SegtoolError
+
+_NO_DISPLAY = ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set): run it in a "
+               "desktop session, or under `xvfb-run segtool ...`; headless work needs no window (`segtool "
+               "--help`), and `segtool doctor` diagnoses Qt")
+
+
+def _check_display(*, offscreen_ok: bool) -> None:
+    """Before Qt is imported: fail with one clear line instead of Qt aborting the process.
+
+    On Linux with no X11/Wayland display and no explicit ``QT_QPA_PLATFORM``, a window cannot open.
+    Rendering to a file (``offscreen_ok``) switches to Qt's offscreen platform instead.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if offscreen_ok:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    raise SegtoolError(_NO_DISPLAY)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    _check_display(offscreen_ok=args.screenshot is not None)
     from segtool.gui.app import run_gui
 
     return run_gui(None, demo=True, screenshot=args.screenshot)
@@ -24,6 +49,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def open_gui(path: str | None) -> int:
     """Open the window, on ``path`` (an image folder or a ``.segtool`` file) when given."""
+    _check_display(offscreen_ok=False)
     from segtool.gui.app import run_gui
 
     return run_gui(path)
