@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.pixels = PixelCache()
         self._load_generation = 0
         self._load_generation_failed = False
+        self._loading_message: str | None = None
         self._load_job: JobControl | None = None
         self._quick_previews: dict[int, Any] = {}  # load job id -> QuickPreview, handed over by a worker
         #: image loads whose result arrived after the user had moved on
@@ -287,7 +288,8 @@ class MainWindow(QMainWindow):
         if cached is not None:
             self._display(image_id, cached)
             return
-        self.status.showMessage(self.tr("loading {0}…").format(record.path), 4000)
+        self._loading_message = self.tr("loading {0}…").format(record.path)
+        self.status.showMessage(self._loading_message, 4000)
         path = self.store.root / record.path
 
         def load(control: JobControl) -> LoadedImage:
@@ -322,6 +324,8 @@ class MainWindow(QMainWindow):
 
     def _display(self, image_id: int, loaded: LoadedImage) -> None:
         self._load_generation_failed = False
+        if self.status.currentMessage() == self._loading_message:
+            self.status.clearMessage()  # the image is here: "loading …" would only mislead
         doc, history = self.document(image_id)
         self.canvas.show_image(image_id, loaded.rgb, doc, history, preview=(loaded.preview, loaded.preview_step))
         self.instances_panel.reload()

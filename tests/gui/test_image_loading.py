@@ -120,3 +120,21 @@ def test_an_unreadable_file_gives_a_message_and_keeps_the_window(qtbot, tmp_path
     window.show_image(broken.id, wait=True)
     assert window.canvas.image_id == records[0].id  # the previous image stays
     assert "zz_big.jpg" in window.status.currentMessage()
+
+
+def test_the_loading_message_goes_once_the_image_is_shown(qtbot, tmp_path):
+    from test_main_window import make_window
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for k in range(2):
+        cv2.imwrite(str(folder / f"im{k}.png"), np.full((60, 80, 3), 40 + 100 * k, np.uint8))
+    window = make_window(qtbot, tmp_path)
+    window.open_project(folder)
+    second = window.images_panel.records()[1].id
+    qtbot.waitUntil(lambda: second in window.pixels, timeout=30000)  # the neighbour preload has landed
+    window.pixels.clear()  # force a real load, with its "loading …" message
+    window.show_image(second)
+    assert window.status.currentMessage().startswith("loading")
+    qtbot.waitUntil(lambda: window.canvas.image_id == second, timeout=30000)
+    assert not window.status.currentMessage().startswith("loading")
