@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
 
@@ -84,6 +84,18 @@ class Tool:
     def inside(self, pos: QPointF) -> bool:
         h, w = self.canvas.image_size()
         return 0 <= pos.x() < w and 0 <= pos.y() < h
+
+    def is_edit_press(self, pos: QPointF, button: Qt.MouseButton) -> bool:
+        """A left or right button press inside the image: what every editing tool reacts to."""
+        return button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) and self.inside(pos)
+
+    def sam_ready(self) -> bool:
+        """True when a SAM model is loaded; otherwise the status bar says how to get one."""
+        if self.session.sam_available():
+            return True
+        self.canvas.status_message.emit(QCoreApplication.translate(
+            "Tool", "no SAM model: install one with `segtool models download mobile_sam`"))
+        return False
 
 
 class PanTool(Tool):

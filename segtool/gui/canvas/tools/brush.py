@@ -43,7 +43,7 @@ class BrushTool(Tool):
         self._item: QGraphicsPathItem | None = None
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
+        if not self.is_edit_press(pos, button):
             return False
         self._erasing = self.erase or button == Qt.MouseButton.RightButton or bool(
             modifiers & Qt.KeyboardModifier.ShiftModifier)

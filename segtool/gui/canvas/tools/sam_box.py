@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
@@ -21,7 +21,7 @@ class BoxPromptTool(PromptTool):
         self._rect: QGraphicsRectItem | None = None
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if not self.inside(pos) or button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+        if not self.is_edit_press(pos, button):
             return False
         if self.prompt.box is not None:
             self.add_click(pos, is_negative(button, modifiers))
@@ -80,7 +80,6 @@ class SamBoxTool(BoxPromptTool):
     cursor = Qt.CursorShape.CrossCursor
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if not self.session.sam_available():
-            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "no SAM model: install one with `segtool models download mobile_sam`"))
+        if not self.sam_ready():
             return True
         return super().press(pos, button, modifiers)

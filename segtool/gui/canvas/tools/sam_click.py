@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 
 from segtool.gui.canvas.tools.base import PromptTool, is_negative
 
@@ -17,10 +17,9 @@ class SamClickTool(PromptTool):
     cursor = Qt.CursorShape.CrossCursor
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
+        if not self.is_edit_press(pos, button):
             return False
-        if not self.session.sam_available():
-            self.canvas.status_message.emit(QCoreApplication.translate("Tool", "no SAM model: install one with `segtool models download mobile_sam`"))
+        if not self.sam_ready():
             return True
         # after the first click, a single best mask is what the user refines
         self.multimask = len(self.prompt.points) == 0

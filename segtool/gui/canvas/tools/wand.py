@@ -17,7 +17,7 @@ class WandTool(PromptTool):
     cursor = Qt.CursorShape.PointingHandCursor
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
+        if not self.is_edit_press(pos, button):
             return False
         self.add_click(pos, is_negative(button, modifiers))
         return True

@@ -26,7 +26,7 @@ class WatershedTool(PromptTool):
         self._item: QGraphicsPathItem | None = None
 
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) or not self.inside(pos):
+        if not self.is_edit_press(pos, button):
             return False
         self._label = 0 if is_negative(button, modifiers) else 1
         self._stroke = [(pos.x(), pos.y())]
