@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scenes import disc_and_rectangle
 
 from segtool.core.masks import mask_bbox, mask_iou
 from segtool.engines.proposals import (
@@ -14,18 +15,6 @@ from segtool.engines.proposals import (
     generate_proposals,
     sam_proposals,
 )
-
-
-def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 240x320 RGB image with a red disc and a blue rectangle on a textured gray background."""
-    rng = np.random.default_rng(0)
-    image = np.clip(rng.normal(128, 6, (240, 320, 3)), 0, 255).astype(np.uint8)
-    yy, xx = np.mgrid[:240, :320]
-    disc = (xx - 90) ** 2 + (yy - 120) ** 2 < 50 ** 2
-    rect = (xx >= 190) & (xx < 290) & (yy >= 60) & (yy < 180)
-    image[disc] = (220, 40, 40)
-    image[rect] = (40, 60, 210)
-    return image, disc, rect
 
 
 def _best_iou(props: list[Proposal], target: np.ndarray) -> float:
@@ -52,7 +41,7 @@ def onnx_engine():
 
 @pytest.mark.slow
 def test_sam_proposals_find_each_object(onnx_engine) -> None:
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     cfg = ProposalConfig(points_per_side=6)
     props = sam_proposals(onnx_engine, image, cfg)
     _check_well_formed(props, disc.shape)
@@ -68,7 +57,7 @@ def test_sam_proposals_find_each_object(onnx_engine) -> None:
 
 @pytest.mark.slow
 def test_sam_proposals_with_a_crop_layer_and_progress(onnx_engine) -> None:
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     calls: list[tuple[int, int]] = []
     props = sam_proposals(onnx_engine, image, ProposalConfig(points_per_side=4, crop_n_layers=1,
                                                                    crop_n_points_downscale_factor=2),
@@ -81,14 +70,14 @@ def test_sam_proposals_with_a_crop_layer_and_progress(onnx_engine) -> None:
 
 @pytest.mark.slow
 def test_existing_instances_suppress_their_duplicates(onnx_engine) -> None:
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     props = generate_proposals(image, onnx_engine, ProposalConfig(points_per_side=6), existing=[disc])
     assert _best_iou(props, disc) < 0.7
     assert _best_iou(props, rect) >= 0.9
 
 
 def test_classical_fallback_finds_each_object() -> None:
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     props = generate_proposals(image, None)
     _check_well_formed(props, disc.shape)
     assert _best_iou(props, disc) >= 0.9
@@ -97,7 +86,7 @@ def test_classical_fallback_finds_each_object() -> None:
 
 
 def test_classical_respects_min_area_and_drops_existing() -> None:
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     props = classical_proposals(image, ProposalConfig(min_mask_area=9000))
     assert props and all(np.count_nonzero(p.mask) >= 9000 for p in props)
     assert _best_iou(props, rect) >= 0.9  # 12000 px
@@ -117,7 +106,7 @@ def test_sam_torch_proposals_use_the_batched_decoder(vit_t_checkpoint, monkeypat
         raise AssertionError("proposals must go through predict_points_batch, not one predict per point")
 
     monkeypatch.setattr(engine, "predict", no_single_calls)
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     props = sam_proposals(engine, image, ProposalConfig(points_per_side=6))
     _check_well_formed(props, disc.shape)
     assert _best_iou(props, disc) >= 0.9

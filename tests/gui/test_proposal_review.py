@@ -11,6 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from scenes import disc_and_rectangle
 
 from segtool.core.masks import mask_iou
 from segtool.gui.app import MODEL_HINT, SamChoice
@@ -24,22 +25,13 @@ Y, N = Qt.Key.Key_Y, Qt.Key.Key_N
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
-def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    image = np.clip(rng.normal(128, 6, (240, 320, 3)), 0, 255).astype(np.uint8)
-    yy, xx = np.mgrid[:240, :320]
-    disc = (xx - 90) ** 2 + (yy - 120) ** 2 < 50 ** 2
-    rect = (xx >= 190) & (xx < 290) & (yy >= 60) & (yy < 180)
-    image[disc] = (220, 40, 40)
-    image[rect] = (40, 60, 210)
-    return image, disc, rect
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
-    image, disc, rect = _scene()
+    image, disc, rect = disc_and_rectangle()
     Image.fromarray(image).save(folder / "scene.png")
     init_project(folder)
     win = MainWindow(AppSettings(tmp_path / "settings.ini"), sam=NO_SAM)
