@@ -12,12 +12,12 @@ import json
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from segtool.bench.timing import median_ms
 from segtool.engines.base import Prompt
 from segtool.engines.embeddings import EmbeddingCache
 from segtool.engines.registry import SAM_ENGINES, create_engine
@@ -35,15 +35,6 @@ def _synthetic_image(megapixels: float | None, seed: int = 0) -> np.ndarray:
     return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
 
 
-def _median_ms(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
-
-
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -51,12 +42,12 @@ def _peak_rss_mb() -> float:
 def measure(engine: Any, image: np.ndarray, repeats: int, cache_dir: Path) -> dict[str, Any]:
     """Medians (ms) of encoder, 1-click decoder (to a full-resolution mask) and cached-embedding load."""
     engine.cache = None
-    encoder_ms = _median_ms(lambda: engine.prepare(image), max(1, repeats // 3))
+    encoder_ms = median_ms(lambda: engine.prepare(image), max(1, repeats // 3))
     context = engine.prepare(image)
     h, w = image.shape[:2]
     prompt = Prompt(points=[[w / 2, h / 2]], labels=[1])
     engine.predict(context, prompt)  # warm-up
-    decoder_ms = _median_ms(lambda: engine.predict(context, prompt), repeats)
+    decoder_ms = median_ms(lambda: engine.predict(context, prompt), repeats)
     cache = EmbeddingCache(cache_dir)
     engine.cache = cache
     engine.prepare(image)  # fills the cache
@@ -66,8 +57,8 @@ def measure(engine: Any, image: np.ndarray, repeats: int, cache_dir: Path) -> di
         ctx = engine.prepare(image)
         assert ctx.cache_hit
 
-    cached_disk_ms = _median_ms(cached, repeats)
-    cached_ram_ms = _median_ms(lambda: engine.prepare(image), repeats)
+    cached_disk_ms = median_ms(cached, repeats)
+    cached_ram_ms = median_ms(lambda: engine.prepare(image), repeats)
     return {"image_hw": [h, w], "encoder_ms": encoder_ms, "decoder_ms": decoder_ms,
             "cached_embedding_disk_ms": cached_disk_ms, "cached_embedding_ram_ms": cached_ram_ms}
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from segtool.bench.timing import median_ms
 from segtool.core import masks
 from segtool.core.commands import EditMask
 from segtool.core.document import ImageRecord, Instance
@@ -79,28 +78,19 @@ def build_project(path: Path, n_images: int, n_instances: int, seed: int = 0) ->
     return path
 
 
-def _median_ms(func: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
-
-
 def measure(path: Path, repeats: int, synchronous: str, seed: int = 1) -> dict[str, float]:
     """Median milliseconds of each operation on the project at ``path``."""
     rng = np.random.default_rng(seed)
-    figures = {"open": _median_ms(lambda: ProjectStore.open(path, synchronous=synchronous).close(), repeats)}
+    figures = {"open": median_ms(lambda: ProjectStore.open(path, synchronous=synchronous).close(), repeats)}
     with ProjectStore.open(path, synchronous=synchronous) as store:
         n_images = store.counts()["images"]
         n_heavy = int(store.meta_get("bench_heavy_images", 1))
         typical = [int(i) for i in rng.integers(n_heavy + 1, n_images + 1, repeats)]
         it = iter(typical)
-        figures["load_image"] = _median_ms(lambda: store.open_image(next(it)), repeats)
+        figures["load_image"] = median_ms(lambda: store.open_image(next(it)), repeats)
         figures["instances_per_image"] = float(len(store.instances(typical[0])))
         heavy = iter(int(i) for i in rng.integers(1, n_heavy + 1, repeats))
-        figures["load_100"] = _median_ms(lambda: store.instances(next(heavy)), repeats)
+        figures["load_100"] = median_ms(lambda: store.instances(next(heavy)), repeats)
         doc = store.open_image(typical[0])
         history = History(doc)
         target = doc.instances()[-1].id
@@ -110,8 +100,8 @@ def measure(path: Path, repeats: int, synchronous: str, seed: int = 1) -> dict[s
             x, y = int(rng.integers(0, IMAGE_W - 32)), int(rng.integers(0, IMAGE_H - 32))
             history.push(EditMask(target, dab, (x, y, x + 32, y + 32), mode="add"))
 
-        figures["commit_edit"] = _median_ms(edit, repeats)
-        figures["undo"] = _median_ms(history.undo, repeats)
+        figures["commit_edit"] = median_ms(edit, repeats)
+        figures["undo"] = median_ms(history.undo, repeats)
     return figures
 
 

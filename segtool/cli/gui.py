@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from segtool.core.errors import SegtoolError
 
@@ -22,9 +21,9 @@ def _check_display(*, offscreen_ok: bool) -> None:
     On Linux with no X11/Wayland display and no explicit ``QT_QPA_PLATFORM``, a window cannot open.
     Rendering to a file (``offscreen_ok``) switches to Qt's offscreen platform instead.
     """
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    from segtool.services.diagnostics import has_display
+
+    if os.environ.get("QT_QPA_PLATFORM") or has_display():
         return
     if offscreen_ok:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

@@ -13,7 +13,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,12 @@ _QT_HINTS = (
     ("wayland", "Wayland: try QT_QPA_PLATFORM=xcb, or install qt6-wayland for your distribution"),
     ("display", "No display: set DISPLAY, use `xvfb-run segtool ...`, or QT_QPA_PLATFORM=offscreen for batch work"),
 )
+
+
+def has_display(env: Mapping[str, str] | None = None) -> bool:
+    """False on Linux when neither an X11 (``DISPLAY``) nor a Wayland display is set; True elsewhere."""
+    env = os.environ if env is None else env
+    return not sys.platform.startswith("linux") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def _section(func: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -83,8 +89,7 @@ def qt_status(timeout: float = 30.0) -> dict[str, Any]:
     err = (result.stderr or "").strip().splitlines()
     info["error"] = " | ".join(line for line in err[-4:] if line.strip()) or f"exit code {result.returncode}"
     text = (result.stderr or "").lower()
-    no_display = sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-    if no_display and env.get("QT_QPA_PLATFORM", "") in ("", "xcb", "wayland"):
+    if not has_display(env) and env.get("QT_QPA_PLATFORM", "") in ("", "xcb", "wayland"):
         info["hint"] = _QT_HINTS[2][1]
     else:
         info["hint"] = next((hint for key, hint in _QT_HINTS if key in text), _QT_HINTS[2][1])
