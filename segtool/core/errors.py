@@ -35,3 +35,12 @@ class PromptError(SegtoolError):
 
 class FormatError(SegtoolError):
     """An import/export file is malformed or inconsistent with the project."""
+
+
+class UnsafePathError(FormatError):
+    """A path from data is absolute, climbs out with ``..``, holds control characters or leads
+    outside its root through a link."""
+
+
+class DiskFullError(SegtoolError):
+    """A write failed because the disk (or the user's quota) is full."""

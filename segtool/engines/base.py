@@ -70,15 +70,90 @@ class Prompt:
                       mask=self.mask, state=self.state)
 
 
-@dataclass
 class Candidate:
-    """One proposed mask: bool ``mask`` ``(H, W)``, ``score`` (higher is better), optional SAM
-    ``low_res_logits`` float32 ``(256, 256)`` and engine ``state`` to continue from."""
+    """One proposed mask, kept as a crop plus its offset so that large images cost nothing extra.
 
-    mask: np.ndarray
-    score: float = 1.0
-    low_res_logits: np.ndarray | None = None
-    state: Any = None
+    Parameters
+    ----------
+    mask : optional bool ``(H, W)`` full-image mask (classical engines); it is cropped to its bbox.
+    score : higher is better (SAM: predicted IoU).
+    low_res_logits : optional SAM float32 ``(256, 256)`` logits, fed back on the next click.
+    state : optional engine continuation (e.g. GrabCut's colour models), passed back in ``Prompt.state``.
+    crop : bool ``(h, w)`` crop of the mask (instead of ``mask``), whose top-left pixel is ``offset``.
+    offset : ``(x0, y0)`` of ``crop`` in image pixels.
+    image_size : ``(H, W)`` of the image (required with ``crop``).
+
+    Attributes
+    ----------
+    crop, offset, image_size : as above; ``crop`` is the tight crop, or an empty ``(0, 0)`` array.
+    """
+
+    __slots__ = ("crop", "offset", "image_size", "score", "low_res_logits", "state", "_full")
+
+    def __init__(self, mask: np.ndarray | None = None, score: float = 1.0,
+                 low_res_logits: np.ndarray | None = None, state: Any = None, *,
+                 crop: np.ndarray | None = None, offset: tuple[int, int] = (0, 0),
+                 image_size: tuple[int, int] | None = None) -> None:
+        self.score = float(score)
+        self.low_res_logits = low_res_logits
+        self.state = state
+        self._full: np.ndarray | None = None
+        if mask is not None:
+            self._set_full(np.asarray(mask, bool))
+        else:
+            if crop is None or image_size is None:
+                raise ValueError("Candidate needs either mask=(H, W) or crop= with offset= and image_size=")
+            self.crop = np.asarray(crop, bool)
+            self.offset = (int(offset[0]), int(offset[1]))
+            self.image_size = (int(image_size[0]), int(image_size[1]))
+            x0, y0 = self.offset
+            h, w = self.crop.shape
+            if x0 < 0 or y0 < 0 or y0 + h > self.image_size[0] or x0 + w > self.image_size[1]:
+                raise ValueError(f"crop {w}x{h} at {self.offset} does not fit a {self.image_size} image")
+
+    def _set_full(self, mask: np.ndarray) -> None:
+        if mask.ndim != 2:
+            raise ValueError(f"a candidate mask must be 2-D (H, W), got shape {mask.shape}")
+        self.image_size = (int(mask.shape[0]), int(mask.shape[1]))
+        rows = np.flatnonzero(mask.any(axis=1))
+        if rows.size == 0:
+            self.crop, self.offset = np.zeros((0, 0), bool), (0, 0)
+        else:
+            cols = np.flatnonzero(mask.any(axis=0))
+            y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            self.crop, self.offset = mask[y0:y1, x0:x1], (x0, y0)
+        self._full = mask
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int] | None:
+        """XYXY (exclusive) box of the crop in image pixels, or ``None`` for an empty candidate."""
+        if self.crop.size == 0:
+            return None
+        x0, y0 = self.offset
+        return (x0, y0, x0 + self.crop.shape[1], y0 + self.crop.shape[0])
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The full bool ``(H, W)`` mask (allocated on first use; avoid it on the click path)."""
+        if self._full is None:
+            full = np.zeros(self.image_size, bool)
+            if self.crop.size:
+                x0, y0 = self.offset
+                full[y0:y0 + self.crop.shape[0], x0:x0 + self.crop.shape[1]] = self.crop
+            self._full = full
+        return self._full
+
+    @mask.setter
+    def mask(self, value: np.ndarray) -> None:
+        self._set_full(np.asarray(value, bool))
+
+    def is_empty(self) -> bool:
+        """True when the candidate has no foreground pixel."""
+        return self.crop.size == 0 or not self.crop.any()
+
+    def __repr__(self) -> str:
+        return (f"Candidate(score={self.score:.3f}, bbox={self.bbox}, image_size={self.image_size}, "
+                f"low_res={'yes' if self.low_res_logits is not None else 'no'})")
 
 
 @runtime_checkable
