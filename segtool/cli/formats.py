@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--copy-images", action="store_true", help="COCO: copy the images to OUT/images/")
     p.add_argument("--void-border", type=int, default=0, metavar="N",
                    help="VOC: mark N pixels around object boundaries as void (255)")
+    p.add_argument("--unlabelled", default=None, metavar="NAME",
+                   help="export instances without a class under class NAME (default: skip them, and say how many)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="import COCO, Pascal VOC or labelme annotations (all or nothing)")
@@ -43,15 +45,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         with _bar(len(store.images()), f"export {args.format}") as bar:
             report = export_project(store, args.out, args.format, segmentation=args.segmentation, split=split,
                                     seed=args.seed, copy_images=args.copy_images, void_border=args.void_border,
-                                    progress=bar.update)
+                                    progress=bar.update, unlabelled=args.unlabelled)
     details = report.details
     extra = ""
     if getattr(details, "holes_kept_as_rle", 0):
         extra = f" ({details.holes_kept_as_rle} masks with holes kept as RLE)"
     if getattr(details, "holes_dropped", 0):
         extra = f" ({details.holes_dropped} masks had holes, which YOLO polygons cannot hold)"
-    print(f"exported {report.images} images, {report.annotations} annotations to "
-          f"{', '.join(str(f) for f in report.files)}{extra}")
+    print(f"{report.summary()} to {', '.join(str(f) for f in report.files)}{extra}")
     return 0
 
 

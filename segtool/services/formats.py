@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segtool.core import masks
-from segtool.core.document import ImageRecord, Instance
+from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError, ImageReadError
+from segtool.core.names import check_class_name
 from segtool.io import coco, labelme, voc, yolo
 from segtool.io.common import ImportedDataset, Problems, split_names
 from segtool.io.images import file_hash, probe_image
@@ -39,6 +41,20 @@ class ExportReport:
     images: int = 0
     annotations: int = 0
     details: object = None
+    #: Accepted instances without a class, left out of the export (see ``unlabelled``).
+    unlabelled_skipped: int = 0
+    #: Accepted instances without a class, exported under the ``unlabelled`` class.
+    unlabelled_exported: int = 0
+
+    def summary(self) -> str:
+        """One line for the user: what was written and what was left out."""
+        text = f"exported {self.images} images, {self.annotations} annotations"
+        if self.unlabelled_skipped:
+            text += (f"; {self.unlabelled_skipped} unlabelled instance(s) skipped (give them a class, or export "
+                     "them under one with --unlabelled NAME)")
+        if self.unlabelled_exported:
+            text += f"; {self.unlabelled_exported} unlabelled instance(s) exported under their own class"
+        return text
 
 
 @dataclass
@@ -51,15 +67,50 @@ class ImportReport:
     instances_skipped: int = 0
 
 
-def _items(store: ProjectStore, records: list[ImageRecord]) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+class _Unlabelled:
+    """How accepted instances without a class are exported: counted and left out (``name=None``), or
+    given the class ``name`` (an existing class of that name, else a class added to the export only)."""
+
+    def __init__(self, store: ProjectStore, name: str | None) -> None:
+        self.classes = store.classes()
+        self.class_id: int | None = None
+        self.skipped = self.exported = 0
+        if name is not None:
+            check_class_name(name)
+            existing = next((c for c in self.classes if c.name == name), None)
+            if existing is None:
+                existing = LabelClass(max((c.id for c in self.classes), default=0) + 1, name, (255, 255, 255))
+                self.classes = [*self.classes, existing]
+            self.class_id = existing.id
+
+    def apply(self, instances: list[Instance]) -> list[Instance]:
+        out = []
+        for inst in instances:
+            if inst.class_id is None:
+                if self.class_id is None:
+                    self.skipped += 1
+                    continue
+                inst = dataclasses.replace(inst, class_id=self.class_id)
+                self.exported += 1
+            out.append(inst)
+        return out
+
+
+def _items(store: ProjectStore, records: list[ImageRecord],
+           unlabelled: _Unlabelled | None = None) -> Iterator[tuple[ImageRecord, list[Instance]]]:
     for rec in records:
-        yield rec, store.instances(rec.id, state="accepted")
+        insts = store.instances(rec.id, state="accepted")
+        yield rec, (unlabelled.apply(insts) if unlabelled is not None else insts)
 
 
 def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, segmentation: str = "rle",
                    split: dict[str, float] | None = None, seed: int = 0, copy_images: bool = False,
-                   void_border: int = 0, progress: Progress | None = None, date: str | None = None) -> ExportReport:
+                   void_border: int = 0, progress: Progress | None = None, date: str | None = None,
+                   unlabelled: str | None = None) -> ExportReport:
     """Export the project's accepted instances.
+
+    Instances without a class are never dropped in silence: they are counted in
+    ``ExportReport.unlabelled_skipped``, or exported under the class named ``unlabelled``.
 
     Parameters
     ----------
@@ -75,21 +126,26 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     out = Path(out)
     records = store.images()
     splits = split_names([r.path for r in records], split, seed)
-    classes = store.classes()
+    policy = _Unlabelled(store, unlabelled)
+    classes = policy.classes
     if fmt == "voc":
-        stats = voc.export_voc(out, classes, _items(store, records), image_root=store.root, splits=splits,
+        stats = voc.export_voc(out, classes, _items(store, records, policy), image_root=store.root, splits=splits,
                                void_border=void_border, progress=progress)
-        return ExportReport([out], stats.images, stats.objects, stats)
-    if fmt == "yolo":
-        ystats = yolo.export_yolo(out, classes, _items(store, records), image_root=store.root, splits=splits,
-                                  progress=progress)
-        return ExportReport([out], ystats.images, ystats.polygons, ystats)
-    return _export_coco(store, out, records, splits if split else None, segmentation=segmentation,
-                        copy_images=copy_images, progress=progress, date=date)
+        report = ExportReport([out], stats.images, stats.objects, stats)
+    elif fmt == "yolo":
+        ystats = yolo.export_yolo(out, classes, _items(store, records, policy), image_root=store.root,
+                                  splits=splits, progress=progress)
+        report = ExportReport([out], ystats.images, ystats.polygons, ystats)
+    else:
+        report = _export_coco(store, out, records, splits if split else None, segmentation=segmentation,
+                              copy_images=copy_images, progress=progress, date=date, policy=policy)
+    report.unlabelled_skipped, report.unlabelled_exported = policy.skipped, policy.exported
+    return report
 
 
 def _export_coco(store: ProjectStore, out: Path, records: list[ImageRecord], splits: dict[str, str] | None, *,
-                 segmentation: str, copy_images: bool, progress: Progress | None, date: str | None) -> ExportReport:
+                 segmentation: str, copy_images: bool, progress: Progress | None, date: str | None,
+                 policy: _Unlabelled) -> ExportReport:
     single = out.suffix.lower() == ".json"
     if single and (splits or copy_images):
         raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
@@ -97,10 +153,10 @@ def _export_coco(store: ProjectStore, out: Path, records: list[ImageRecord], spl
     for rec in records:
         groups.setdefault(splits[rec.path] if splits else "annotations", []).append(rec)
     report = ExportReport()
-    classes = store.classes()
+    classes = policy.classes
     for name, recs in groups.items():
         def items(recs: list[ImageRecord] = recs) -> Iterator[tuple[ImageRecord, list[Instance]]]:
-            for rec, insts in _items(store, recs):
+            for rec, insts in _items(store, recs, policy):
                 yield rec, insts
                 if progress:
                     progress(1)

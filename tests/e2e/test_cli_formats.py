@@ -49,3 +49,28 @@ def test_export_import_cli(tmp_path: Path, capsys) -> None:
     assert "fewer than 3 points" in err and len(err.strip().splitlines()) == 1
     with ProjectStore.open(folder, readonly=True) as store:
         assert store.counts()["instances"] == 1
+
+
+def test_export_never_drops_unlabelled_instances_silently(tmp_path: Path, capsys) -> None:
+    from pycocotools.coco import COCO
+
+    folder = tmp_path / "imgs"
+    _project(folder)
+    with ProjectStore.open(folder) as store:
+        rec = store.images()[0]
+        m = np.zeros((30, 40), bool)
+        m[22:28, 2:12] = True
+        store.add_instances(rec.id, [Instance.from_mask(m, id=0, image_id=rec.id, class_id=None)])
+    out = tmp_path / "skip.json"
+    assert main(["export", str(folder), str(out), "--format", "coco"]) == 0
+    assert "1 annotations; 1 unlabelled instance(s) skipped" in capsys.readouterr().out
+    assert len(COCO(str(out)).getAnnIds()) == 1
+    out2 = tmp_path / "named.json"
+    assert main(["export", str(folder), str(out2), "--format", "coco", "--unlabelled", "misc"]) == 0
+    assert "2 annotations; 1 unlabelled instance(s) exported" in capsys.readouterr().out
+    coco = COCO(str(out2))
+    misc = coco.getCatIds(catNms=["misc"])
+    assert len(misc) == 1 and len(coco.getAnnIds(catIds=misc)) == 1
+    assert coco.annToMask(coco.loadAnns(coco.getAnnIds(catIds=misc))[0]).sum() == m.sum()
+    assert main(["export", str(folder), str(tmp_path / "bad.json"), "--format", "coco", "--unlabelled", "a\nb"]) == 1
+    assert "control character" in capsys.readouterr().err
