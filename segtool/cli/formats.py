@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -20,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="VOC: mark N pixels around object boundaries as void (255)")
     p.add_argument("--unlabelled", default=None, metavar="NAME",
                    help="export instances without a class under class NAME (default: skip them, and say how many)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT when it holds an earlier segtool export (the whole folder is replaced)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="import COCO, Pascal VOC or labelme annotations (all or nothing)")
@@ -45,13 +48,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         with _bar(len(store.images()), f"export {args.format}") as bar:
             report = export_project(store, args.out, args.format, segmentation=args.segmentation, split=split,
                                     seed=args.seed, copy_images=args.copy_images, void_border=args.void_border,
-                                    progress=bar.update, unlabelled=args.unlabelled)
+                                    progress=bar.update, unlabelled=args.unlabelled, overwrite=args.overwrite)
     details = report.details
     extra = ""
     if getattr(details, "holes_kept_as_rle", 0):
         extra = f" ({details.holes_kept_as_rle} masks with holes kept as RLE)"
     if getattr(details, "holes_dropped", 0):
         extra = f" ({details.holes_dropped} masks had holes, which YOLO polygons cannot hold)"
+    for path, reason in report.skipped_images:
+        print(f"segtool: skipped {path}: {reason}", file=sys.stderr)
     print(f"{report.summary()} to {', '.join(str(f) for f in report.files)}{extra}")
     return 0
 

@@ -23,7 +23,14 @@ MAX_GROUP_CHARS = 7
 
 
 class RleError(ValueError):
-    """A counts string is not valid compressed RLE for its size (the message says why)."""
+    """A counts string is not valid compressed RLE for its size (the message says why).
+
+    ``index`` is the position of the first bad string in the batch given to :func:`decode_counts`.
+    """
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def segment_first(owner: np.ndarray) -> np.ndarray:
@@ -68,7 +75,8 @@ def decode_counts(texts: Sequence[str], areas: int | Sequence[int]) -> tuple[np.
     bad = np.flatnonzero(got != want)
     if bad.size:
         k = int(bad[0])
-        raise RleError(f"corrupt RLE (its runs do not cover the mask: {int(got[k])} pixels instead of {int(want[k])})")
+        raise RleError(f"corrupt RLE (its runs do not cover the mask: {int(got[k])} pixels instead of "
+                       f"{int(want[k])})", k)
     return counts, owner, pos
 
 
@@ -79,18 +87,28 @@ def _runs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     lengths = np.fromiter((len(t) for t in texts), np.int64, n)
     if (lengths == 0).any():
-        raise RleError("corrupt RLE (empty counts)")
+        raise RleError("corrupt RLE (empty counts)", int(np.flatnonzero(lengths == 0)[0]))
     try:
         data = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
     except UnicodeEncodeError:
-        raise RleError("corrupt RLE (non-ASCII counts)") from None
+        bad = next(i for i, t in enumerate(texts) if not t.isascii())
+        raise RleError("corrupt RLE (non-ASCII counts)", bad) from None
     string_ends = np.cumsum(lengths)
-    if data.min() < 0 or data.max() > 63 or (data[string_ends - 1] & 0x20).any():
-        raise RleError("corrupt RLE (characters outside the RLE alphabet, or a run cut short)")
+
+    def owner_of(char_index: int) -> int:
+        return int(np.searchsorted(string_ends, char_index, side="right"))
+
+    outside = np.flatnonzero((data < 0) | (data > 63))
+    if outside.size:
+        raise RleError("corrupt RLE (characters outside the RLE alphabet)", owner_of(int(outside[0])))
+    cut = np.flatnonzero(data[string_ends - 1] & 0x20)
+    if cut.size:
+        raise RleError("corrupt RLE (the last run is cut short)", int(cut[0]))
     ends = np.flatnonzero((data & 0x20) == 0)  # last character of every value
     starts = np.concatenate(([0], ends[:-1] + 1))
-    if (ends - starts + 1).max() > MAX_GROUP_CHARS:
-        raise RleError("corrupt RLE (a run is encoded with too many characters)")
+    long_runs = np.flatnonzero(ends - starts + 1 > MAX_GROUP_CHARS)
+    if long_runs.size:
+        raise RleError("corrupt RLE (a run is encoded with too many characters)", owner_of(int(ends[long_runs[0]])))
     shift = np.arange(data.size) - np.repeat(starts, ends - starts + 1)
     x = np.add.reduceat((data & 0x1F) << (5 * shift), starts)
     negative = (data[ends] & 0x10) != 0
@@ -102,7 +120,7 @@ def _runs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts[odd] = segment_cumsum(np.where(odd, x, 0), owner)[odd]
     counts[even] = segment_cumsum(np.where(even, x, 0), owner)[even]
     if counts.size and counts.min() < 0:
-        raise RleError("corrupt RLE (negative run)")
+        raise RleError("corrupt RLE (negative run)", int(owner[np.flatnonzero(counts < 0)[0]]))
     return counts, owner, pos
 
 
