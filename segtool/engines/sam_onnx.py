@@ -26,6 +26,7 @@ from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_
 _ENCODER_INPUTS = {"input"}
 _DECODER_INPUTS = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input",
                    "orig_im_size"}
+_DECODER_OUTPUTS = {"masks", "iou_predictions", "low_res_masks"}
 
 
 def _file_id(path: Path) -> str:
@@ -88,6 +89,10 @@ class SamOnnxEngine:
     def _check_signatures(self) -> None:
         enc = {i.name for i in self.encoder.get_inputs()}
         dec = {i.name for i in self.decoder.get_inputs()}
+        outputs = {o.name for o in self.decoder.get_outputs()}
+        if enc == _ENCODER_INPUTS and _DECODER_INPUTS <= dec and not _DECODER_OUTPUTS <= outputs:
+            raise ModelError(f"{self.model_dir / 'decoder.onnx'} lacks the outputs {sorted(_DECODER_OUTPUTS - outputs)} "
+                             "of segment-anything's ONNX export")
         if enc != _ENCODER_INPUTS or not _DECODER_INPUTS <= dec:
             raise ModelError(
                 f"{self.model_dir} does not hold a SAM encoder/decoder pair: encoder inputs {sorted(enc)}, decoder "
