@@ -146,7 +146,7 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     job = _Job(store, records, splits, split, policy, segmentation, copy_images, void_border, progress, date, out)
     if fmt == "coco" and out.suffix.lower() == ".json":
         if split or copy_images:
-            raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
+            raise FormatError(f"{out}: with --split or --copy-images, OUT must be a folder, not a .json file")
         report = _export_coco_file(job, overwrite)
     else:
         with AtomicFolder(out, overwrite=overwrite) as folder:
