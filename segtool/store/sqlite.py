@@ -69,6 +69,7 @@ from segtool.core.document import (
     LabelClass,
 )
 from segtool.core.errors import ProjectError
+from segtool.core.names import class_name_problem
 from segtool.store import checks
 from segtool.store.lock import FileLock
 from segtool.store.schema import SCHEMA_VERSION, migrate
@@ -359,11 +360,15 @@ class ProjectStore:
         Raises
         ------
         ProjectError
-            The name is empty or already used.
+            The name is empty, already used, or refused by the name policy
+            (:func:`segtool.core.names.class_name_problem`: control characters, line separators...).
         """
-        name = name.strip()
+        name = name.strip() if isinstance(name, str) else name
         if not name:
             raise ProjectError("a label class needs a non-empty name")
+        problem = class_name_problem(name)
+        if problem:
+            raise ProjectError(problem)
         if self.class_by_name(name) is not None:
             raise ProjectError(f"label class {name!r} already exists")
         if color is None:
@@ -382,6 +387,9 @@ class ProjectStore:
             other = self.class_by_name(new_name)
             if not new_name or (other is not None and other.id != class_id):
                 raise ProjectError(f"cannot rename class to {new_name!r}: empty or already used")
+            problem = class_name_problem(new_name) if name is not None else None
+            if problem:
+                raise ProjectError(f"cannot rename class: {problem}")
             new_color = _rgb(rows[0][2]) if color is None else tuple(int(c) for c in color)
             self._write("UPDATE classes SET name = ?, color = ? WHERE id = ?", (new_name, _hex(new_color), class_id))
         return LabelClass(class_id, new_name, new_color)  # type: ignore[arg-type]
