@@ -103,7 +103,8 @@ class MainWindow(QMainWindow):
         self.session.document_changed.connect(self._on_session_document_changed)
         self.session.sam_state_changed.connect(self.status.set_encoder_state)
         self.session.encode_progress.connect(self.status.set_encode_progress)
-        self.session.sam_outputs_known.connect(self._on_session_sam_outputs_known)
+        self.session.sam_outputs_known.connect(lambda n: n == 1 and self.status.showMessage(self.tr(
+            "this SAM model gives a single mask per prompt: Tab has nothing to cycle, multi-mask is off"), 8000))
         self.switcher.image_previewed.connect(self.image_previewed)
         self.switcher.image_shown.connect(self._on_switcher_image_shown)
         self.switcher.image_failed.connect(lambda _id, _text: self._update_enabled())
@@ -133,8 +134,11 @@ class MainWindow(QMainWindow):
         """First start: ``share`` of the available screen in each direction, centred."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         area = screen.availableGeometry()
-        w, h = int(area.width() * share), int(area.height() * share)
-        self.resize(w, h)
+        self.resize(int(area.width() * share), int(area.height() * share))
+        self._centre(area)
+        self._centre_when_shown = area  # the frame (title bar) is known once the window manager shows it
+
+    def _centre(self, area: Any) -> None:
         frame = self.frameGeometry()
         self.move(area.center() - QPoint(frame.width() // 2, frame.height() // 2))
 
@@ -244,10 +248,6 @@ class MainWindow(QMainWindow):
         """Image loads whose result arrived after the user had moved on."""
         return self.switcher.stale_loads_dropped
 
-    def document(self, image_id: int) -> tuple[Any, Any]:
-        """``(ImageDocument, History)`` of ``image_id``."""
-        return self.switcher.document(image_id)
-
     def show_image(self, image_id: int, *, wait: bool = False) -> None:
         """Go to image ``image_id`` (see :meth:`ImageSwitcher.show_image`)."""
         self.switcher.show_image(image_id, wait=wait)
@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
         image_id = self.images_panel.current_id()
         if self.store is None or image_id is None or self.read_only or not self.canvas.has_pixels():
             return
-        doc, _ = self.document(image_id)
+        doc, _ = self.switcher.document(image_id)
         doc.set_status(status)
         self.images_panel.set_status(image_id, status)
 
@@ -292,11 +292,6 @@ class MainWindow(QMainWindow):
             action.setChecked(True)
         self.status.set_tool(name)
         self._update_enabled()
-
-    def _on_session_sam_outputs_known(self, outputs: int) -> None:
-        if outputs == 1:
-            self.status.showMessage(self.tr("this SAM model gives a single mask per prompt: Tab has nothing to "
-                                            "cycle, and the multi-mask option is off"), 8000)
 
     def undo(self) -> None:
         """Ctrl+Z: with a candidate pending, its last click goes (nothing committed changes); else undo."""
@@ -388,6 +383,9 @@ class MainWindow(QMainWindow):
         """Fit the image once the window has its real size."""
         super().showEvent(event)
         QTimer.singleShot(0, self.canvas.fit_to_window)
+        area, self._centre_when_shown = getattr(self, "_centre_when_shown", None), None
+        for ms in (100, 600) if area is not None else ():  # the window manager adds its frame when it can
+            QTimer.singleShot(ms, lambda pos=self.pos(): self.pos() == pos and self._centre(area))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Quit without asking: every committed edit is already in the project."""

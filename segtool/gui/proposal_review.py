@@ -58,7 +58,8 @@ class ProposalReview(QObject):
                  threshold: float = 0.9, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.canvas = session, canvas
-        self.config = config or ProposalConfig(points_per_side=16)
+        # 16 prompts a batch: the progress bar moves every 16 of the 256 decoder calls
+        self.config = config or ProposalConfig(points_per_side=16, points_per_batch=16)
         self.threshold = threshold
         self.job: JobControl | None = None
         #: ``gate(commit)``: runs ``commit`` once a class is chosen for the image (the canvas's ``with_class``)

@@ -37,7 +37,8 @@ def _slots(window: Any) -> dict[str, Callable[..., Any]]:
         "done": lambda: window.set_image_status("done"), "shortcuts": window.show_shortcuts_dialog,
         "get_model": window.show_get_model_dialog, "about": window.show_about_dialog,
     }
-    slots.update({key: window.review.slot(key) for key in REVIEW_SLOTS})
+    # triggered(bool) would hand ``checked`` to a slot with an optional argument (accept_above's threshold)
+    slots.update({key: (lambda _=False, slot=window.review.slot(key): slot()) for key in REVIEW_SLOTS})
     return slots
 
 

@@ -23,7 +23,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 BBox = tuple[int, int, int, int]
@@ -70,12 +80,10 @@ def mask_outline_path(crop: np.ndarray, x0: int, y0: int) -> QPainterPath:
     up = cv2.copyMakeBorder(up, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     contours, _ = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     path = QPainterPath()
+    offset = np.array([x0 - 0.25, y0 - 0.25])  # back to image pixels, on pixel edges: (p - 1 + 0.5) / 2
     for contour in contours:
-        pts = contour.reshape(-1, 2).astype(np.float64)
-        pts = (pts - 1 + 0.5) / 2.0  # back to image pixels, on pixel edges
-        path.moveTo(QPointF(x0 + pts[0, 0], y0 + pts[0, 1]))
-        for x, y in pts[1:]:
-            path.lineTo(QPointF(x0 + x, y0 + y))
+        pts = (contour.reshape(-1, 2) / 2.0 + offset).tolist()
+        path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
         path.closeSubpath()
     return path
 

@@ -5,6 +5,7 @@ Scene coordinates are image pixels (x right, y down). See the package docstring 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -133,8 +134,10 @@ class AnnotationCanvas(QGraphicsView):
         if self._placeholder is not None:
             self.scene().removeItem(self._placeholder)
             self._placeholder = None
-        if text is not None:
-            item = QGraphicsSimpleTextItem(text)
+        if text is not None:  # "cannot open NAME:" on one line, the reason wrapped below it
+            head, _, reason = text.partition(": ")
+            item = QGraphicsSimpleTextItem("\n".join([f"{head}:" if reason else head,
+                                                      *textwrap.wrap(reason, 70)]))
             font = QFont()
             font.setPointSizeF(13)
             item.setFont(font)
@@ -144,8 +147,11 @@ class AnnotationCanvas(QGraphicsView):
             self._placeholder = item
 
     def placeholder_text(self) -> str | None:
-        """The text shown instead of an unreadable image, or ``None``."""
-        return None if self._placeholder is None else self._placeholder.text()
+        """The text shown instead of an unreadable image (on one line), or ``None``."""
+        if self._placeholder is None:
+            return None
+        head, _, rest = self._placeholder.text().partition("\n")
+        return f"{head} {rest.replace(chr(10), ' ')}".strip()
 
     def has_pixels(self) -> bool:
         """True when an image's full pixels are shown (not a preview, not a placeholder)."""

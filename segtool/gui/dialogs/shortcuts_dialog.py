@@ -52,7 +52,7 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Keyboard shortcuts"))
         self.setObjectName("ShortcutsDialog")
-        self.resize(820, 640)
+        self.resize(980, 720)
         layout = QVBoxLayout(self)
         rows = action_rows(actions)
         self.table = QTableWidget(len(rows), 4, self)
@@ -71,10 +71,17 @@ class ShortcutsDialog(QDialog):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
-        for c in range(3):
+        for c in range(2):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(2, 220)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         layout.addWidget(self.table)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API) - rows fit their wrapped text once sized
+        super().showEvent(event)
+        self.table.resizeRowsToContents()
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table's text, row by row."""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QGridLayout,
+    QHeaderView,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -68,6 +69,11 @@ class InstancesPanel(QDockWidget):
         self.tree = QTreeWidget(body)
         self.tree.setHeaderLabels(["#", self.tr("class"), self.tr("state"), self.tr("area"), self.tr("source")])
         self.tree.setRootIsDecorated(False)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        for column in range(len(COLUMNS)):  # every column fits its text; the source takes what is left
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == len(COLUMNS) - 1
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         layout.addWidget(self.tree, 1)
         grid = QGridLayout()
