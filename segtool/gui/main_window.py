@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.canvas.fit_to_window)
         area, self._centre_when_shown = getattr(self, "_centre_when_shown", None), None
         for ms in (100, 600) if area is not None else ():  # the window manager adds its frame when it can
-            QTimer.singleShot(ms, lambda pos=self.pos(): self.pos() == pos and self._centre(area))
+            QTimer.singleShot(ms, self, lambda pos=self.pos(): self.pos() == pos and self._centre(area))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Quit without asking: every committed edit is already in the project."""

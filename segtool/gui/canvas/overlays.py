@@ -234,8 +234,3 @@ def overlay_from_crop(crop: np.ndarray, offset: tuple[int, int], color: tuple[in
     x0, y0 = int(offset[0]) + c0, int(offset[1]) + r0
     tight = np.ascontiguousarray(crop[r0:r1, c0:c1])
     return MaskOverlayItem(tight, (x0, y0, x0 + (c1 - c0), y0 + (r1 - r0)), color, **kw)
-
-
-def overlay_from_mask(mask: np.ndarray, color: tuple[int, int, int], **kw) -> MaskOverlayItem | None:
-    """Overlay item for a full bool ``(H, W)`` mask (``None`` when empty)."""
-    return overlay_from_crop(np.asarray(mask, bool), (0, 0), color, **kw)

@@ -5,20 +5,21 @@ Scene coordinates are image pixels (x right, y down). See the package docstring 
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QKeyEvent, QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QWidget
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 from segtool.engines.base import Candidate
 from segtool.gui import shortcuts
 from segtool.gui.canvas import TOOL_NAMES
+from segtool.gui.canvas.navigation import ZoomPanMixin
 from segtool.gui.canvas.overlay_layer import NO_CLASS_COLOR, PALETTE, InstanceOverlays
 from segtool.gui.canvas.overlays import MaskOverlayItem, ViewOptions, overlay_from_crop
+from segtool.gui.canvas.placeholder import PlaceholderItem
 from segtool.gui.canvas.session import EditorSession
 from segtool.gui.canvas.tiles import TiledImageItem
 from segtool.gui.canvas.tools import create_tool
@@ -30,7 +31,7 @@ __all__ = ["AnnotationCanvas", "PALETTE"]
 ClassPickerHook = Callable[[QPoint, Callable[[bool], None]], None]
 
 
-class AnnotationCanvas(QGraphicsView):
+class AnnotationCanvas(ZoomPanMixin, QGraphicsView):
     """Image + per-instance overlays + the current tool; zoom to cursor, pan, fit, hover highlight."""
 
     instance_hovered = Signal(int)
@@ -63,7 +64,7 @@ class AnnotationCanvas(QGraphicsView):
         self.overlays = InstanceOverlays(self.scene(), self.session, self.view_options)
         self._candidate: MaskOverlayItem | None = None
         self._candidate_source: Candidate | None = None
-        self._placeholder: QGraphicsSimpleTextItem | None = None
+        self._placeholder: PlaceholderItem | None = None
         self._hovered = -1
         self._space = False
         self._pan_from: QPoint | None = None
@@ -134,24 +135,13 @@ class AnnotationCanvas(QGraphicsView):
         if self._placeholder is not None:
             self.scene().removeItem(self._placeholder)
             self._placeholder = None
-        if text is not None:  # "cannot open NAME:" on one line, the reason wrapped below it
-            head, _, reason = text.partition(": ")
-            item = QGraphicsSimpleTextItem("\n".join([f"{head}:" if reason else head,
-                                                      *textwrap.wrap(reason, 70)]))
-            font = QFont()
-            font.setPointSizeF(13)
-            item.setFont(font)
-            item.setBrush(QBrush(QColor(235, 235, 235)))
-            item.setZValue(2e6)
-            self.scene().addItem(item)
-            self._placeholder = item
+        if text is not None:
+            self._placeholder = PlaceholderItem(text)
+            self.scene().addItem(self._placeholder)
 
     def placeholder_text(self) -> str | None:
         """The text shown instead of an unreadable image (on one line), or ``None``."""
-        if self._placeholder is None:
-            return None
-        head, _, rest = self._placeholder.text().partition("\n")
-        return f"{head} {rest.replace(chr(10), ' ')}".strip()
+        return None if self._placeholder is None else self._placeholder.one_line()
 
     def has_pixels(self) -> bool:
         """True when an image's full pixels are shown (not a preview, not a placeholder)."""
@@ -384,49 +374,6 @@ class AnnotationCanvas(QGraphicsView):
         self._hovered = iid
         self.instance_hovered.emit(iid)
 
-    # ---------------------------------------------------------- navigation
-    def fit_to_window(self) -> None:
-        """Show the whole image, centred; it stays fitted while the view resizes, until the user zooms."""
-        h, w = self.image_size()
-        self._fit_mode = True
-        if h and w:
-            self.resetTransform()
-            self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
-            self.zoom_changed.emit(self.zoom())
-
-    def is_fitted(self) -> bool:
-        """True while the view follows the window size (after F / fit, until a zoom)."""
-        return self._fit_mode
-
-    def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return self.transform().m11()
-
-    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom by ``factor`` keeping the image point under viewport position ``anchor`` fixed."""
-        self._fit_mode = False
-        factor = max(1e-3 / self.zoom(), min(factor, 64.0 / self.zoom()))
-        at = (anchor or QPointF(self.viewport().rect().center())).toPoint()
-        before = self.mapToScene(at)
-        self.scale(factor, factor)
-        after = self.mapToScene(at)
-        center = self.mapToScene(self.viewport().rect().center())
-        self.centerOn(center - (after - before))
-        self.zoom_changed.emit(self.zoom())
-
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
-        if self._fit_mode and self._placeholder is None:
-            self.fit_to_window()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
-        self.zoom_by(1.0015 ** event.angleDelta().y(), event.position())
-        event.accept()
-
-    def _pan_by(self, delta: QPoint) -> None:
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
-
     # ------------------------------------------------------------- events
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         button = event.button()
@@ -525,12 +472,3 @@ class AnnotationCanvas(QGraphicsView):
         step = max(1, round(r * 0.25))
         self.session.set_option("brush_radius", int(max(1, min(500, r + step if direction > 0 else r - step))))
         self.status_message.emit(self.tr("brush radius {0} px").format(self.session.options.brush_radius))
-
-    def mouse_scene_pos(self) -> QPointF | None:
-        """The image point under the mouse, or ``None`` when the mouse is not over the canvas."""
-        local = self.viewport().mapFromGlobal(QCursor.pos())
-        if not self.viewport().rect().contains(local):
-            local = self._last_mouse
-            if not self.viewport().rect().contains(local):
-                return None
-        return self.mapToScene(local)
