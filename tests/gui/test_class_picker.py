@@ -232,3 +232,23 @@ def test_the_export_dialog_counts_unlabelled_instances_or_exports_them_under_a_n
     coco = COCO(str(tmp_path / "out2" / "annotations.json"))
     names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
     assert sorted(names[a["category_id"]] for a in coco.loadAnns(coco.getAnnIds())) == ["cat", "thing"]
+
+
+def test_a_polygon_waits_for_its_class_and_esc_leaves_it_open(qtbot, window):
+    win = window
+    win.store.add_class("roof")
+    win.classes_panel.reload()
+    key(win, Qt.Key.Key_O)
+    for x, y in ((100, 100), (220, 100), (220, 200), (100, 200)):
+        click(win.canvas, x, y)
+    key(win, Qt.Key.Key_Return)  # closes the polygon: the class comes first
+    picker = _picker(qtbot, win)
+    _press(picker, Qt.Key.Key_Escape)
+    tool = win.canvas.tool()
+    assert _stored(win) == [] and len(tool.vertices) == 4 and not tool._closing  # still open, editable
+    click(win.canvas, 100, 150)  # one more vertex, then close again
+    key(win, Qt.Key.Key_Return)
+    picker = _picker(qtbot, win)
+    _press(picker, Qt.Key.Key_Return)
+    roof = win.store.class_by_name("roof").id
+    assert _stored(win) == [(win.canvas.image_id, roof)] and tool.vertices == []
