@@ -19,16 +19,21 @@ def _check_display(*, offscreen_ok: bool) -> None:
     """Before Qt is imported: fail with one clear line instead of Qt aborting the process.
 
     On Linux with no X11/Wayland display and no explicit ``QT_QPA_PLATFORM``, a window cannot open.
-    Rendering to a file (``offscreen_ok``) switches to Qt's offscreen platform instead.
+    Rendering to a file (``offscreen_ok``) switches to Qt's offscreen platform instead. Where Qt would
+    use its xcb plugin and a library it needs is missing, the line names it and the apt command.
     """
-    from segtool.services.diagnostics import has_display
+    from segtool.services.diagnostics import has_display, missing_xcb_libraries, xcb_failure
 
-    if os.environ.get("QT_QPA_PLATFORM") or has_display():
-        return
-    if offscreen_ok:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        return
-    raise SegtoolError(_NO_DISPLAY)
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not platform and not has_display():
+        if offscreen_ok:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+            return
+        raise SegtoolError(_NO_DISPLAY)
+    if platform in ("", "xcb") and not os.environ.get("WAYLAND_DISPLAY"):
+        missing = missing_xcb_libraries()
+        if missing:
+            raise SegtoolError(xcb_failure(missing))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

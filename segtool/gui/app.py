@@ -1,121 +1,20 @@
-"""Start-up of the window: QApplication, the project to open, the SAM model, ``segtool demo``.
+"""Start-up of the window: QApplication, translations, the project to open, ``segtool demo``.
 
 :func:`run_gui` is what ``segtool [FOLDER|PROJECT.segtool]`` and ``segtool demo [--screenshot FILE]`` call.
-Helpers here are Qt-free where they can be (project opening, model resolution), so tests and the
-benchmark reuse them.
+The model choice lives in :mod:`segtool.gui.sam_models` and project opening in
+:mod:`segtool.gui.project_opening`; this module sits on top of the window and nothing imports it back.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segtool.core.errors import SegtoolError
+from segtool.gui.project_opening import open_project_path
+from segtool.gui.sam_models import create_sam, resolve_sam_model
 
-#: How to get a SAM model, shown wherever SAM is unavailable.
-MODEL_HINT = ("No SAM model installed: use Help > Get a model…, or run `segtool models download mobile_sam`, or "
-              "add a folder holding encoder.onnx + decoder.onnx with `segtool models add PATH`, then choose it "
-              "in Settings.")
-#: Store meta key holding the image id the window showed last.
-CURRENT_IMAGE_KEY = "gui.current_image"
-
-
-@dataclass
-class SamChoice:
-    """The SAM model the window uses: ``engine`` (or None), a ``label`` for the status bar, the
-    ``device`` it runs on (``"cpu"``/``"cuda"``), and ``error``: why there is none, for the tooltip."""
-
-    engine: Any
-    label: str
-    device: str
-    error: str = ""
-
-
-def open_project_path(path: str | os.PathLike) -> Any:
-    """Open ``path`` for writing: a ``.segtool`` file, or an image folder (its project is created and
-    the folder scanned when it has none). Returns the open ``ProjectStore``.
-
-    Raises
-    ------
-    SegtoolError
-        The path does not exist, or the project cannot be opened (locked, corrupt...).
-    """
-    from segtool.store.sqlite import ProjectStore, project_path
-
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise SegtoolError(f"{p} does not exist; give an image folder or a .segtool project file")
-    if p.is_dir():  # create the project, or add the images that appeared since it was last opened
-        from segtool.services.project_init import init_project
-
-        init_project(p)
-    return ProjectStore.open(project_path(p))
-
-
-def resolve_sam_model(choice: str = "") -> tuple[str, Path] | None:
-    """``(engine name, model path)`` for the settings' model ``choice`` ("" = first installed, "none").
-
-    ``choice`` may be a path (a folder with ``encoder.onnx`` -> ``sam-onnx``, a ``.pt``/``.pth``
-    checkpoint -> ``sam-torch``) or the name of a model installed with ``segtool models``. Without an
-    installed model, ``SEGTOOL_SAM_MODEL`` (a path) is tried. Returns None when there is nothing.
-    """
-    if choice == "none":
-        return None
-    for candidate in (choice, os.environ.get("SEGTOOL_SAM_MODEL", "")):
-        if candidate and Path(candidate).exists():
-            return _engine_for_path(Path(candidate))
-    for name, path in _installed_models():
-        if not choice or choice == name:
-            return _engine_for_path(path)
-    return None
-
-
-def _engine_for_path(path: Path) -> tuple[str, Path]:
-    if path.is_dir() and (path / "encoder.onnx").exists():
-        return "sam-onnx", path
-    return "sam-torch", path
-
-
-def _installed_models() -> list[tuple[str, Path]]:
-    """``(name, path)`` of models installed through ``segtool models`` (empty if that layer is absent)."""
-    try:
-        from segtool.engines import models
-    except ImportError:
-        return []
-    lister = getattr(models, "installed_models", None)
-    if lister is None:
-        return []
-    out = []
-    for item in lister():
-        name = getattr(item, "name", None) or str(item)
-        path = getattr(item, "path", None)
-        if path is not None and Path(path).exists():
-            out.append((name, Path(path)))
-    return out
-
-
-def create_sam(choice: str = "", device: str = "auto") -> SamChoice:
-    """Load the SAM engine for ``choice`` on ``device`` (``auto``/``cpu``/``cuda``); never raises."""
-    found = resolve_sam_model(choice)
-    if found is None:
-        return SamChoice(None, "no model", "-", MODEL_HINT)
-    name, path = found
-    try:
-        from segtool.engines.registry import create_engine
-
-        engine = create_engine(name, model=path, device=None if device == "auto" else device)
-    except SegtoolError as exc:
-        return SamChoice(None, f"{path.name} (failed)", "-", f"{exc}\n\n{MODEL_HINT}")
-    providers = getattr(engine, "providers", None)
-    if providers is not None:
-        dev = "cuda" if any("CUDA" in p for p in providers) else "cpu"
-    else:
-        dev = str(getattr(engine, "device", "cpu")).split(":")[0]
-    return SamChoice(engine, f"{name}: {path.name}", dev)
-
+__all__ = ["create_sam", "ensure_demo_project", "install_translator", "resolve_sam_model", "run_gui"]
 
 def ensure_demo_project() -> Path:
     """Generate the sample images (once) and their project; the first sample is pre-annotated.
@@ -194,11 +93,13 @@ def run_gui(path: str | None = None, *, demo: bool = False, screenshot: str | No
         path = str(ensure_demo_project())
     settings = AppSettings()
     window = MainWindow(settings)
-    if not window.restored or screenshot is not None:
+    if screenshot is not None:
         window.resize(1500, 920)
-    if path is not None:
-        window.open_project(path)
+    elif not window.restored:
+        window.place_on_screen()
     window.show()
+    if path is not None:  # a project another segtool writes: the window offers read-only (or raises)
+        window.open_project(path, ask=screenshot is None)
     if screenshot is not None:
         ok = window.save_screenshot(Path(screenshot))
         window.close()

@@ -1,57 +1,44 @@
 """The main window: wiring only. Canvas in the centre, docks around it, actions with shortcuts.
 
-What lives where: drawing and tools in :mod:`segtool.gui.canvas`, docks in :mod:`segtool.gui.panels`,
-dialogs in :mod:`segtool.gui.dialogs`, start-up in :mod:`segtool.gui.app`. Nothing here computes masks
-and nothing needs saving: every committed edit is already in the SQLite project.
+What lives where: every key binding in :mod:`segtool.gui.shortcuts` (the actions are made from it),
+drawing and tools in :mod:`segtool.gui.canvas`, docks in :mod:`segtool.gui.panels`, image switching in
+:mod:`segtool.gui.image_switcher`, class picking in :mod:`segtool.gui.class_choice`, the SAM model in
+:mod:`segtool.gui.sam_models`, dialogs in :mod:`segtool.gui.dialogs`. Nothing here computes masks and
+nothing needs saving: every committed edit is already in the SQLite project.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QEventLoop, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from segtool.core.errors import SegtoolError
-from segtool.gui.app import (
-    CURRENT_IMAGE_KEY,
-    MODEL_HINT,
-    SamChoice,
-    create_sam,
-    open_project_path,
-    resolve_sam_model,
-)
+from segtool.core.errors import ProjectLockedError, SegtoolError
+from segtool.gui import shortcuts
 from segtool.gui.canvas import SAM_TOOLS, AnnotationCanvas, EditorSession
-from segtool.gui.image_loader import LoadedImage, PixelCache, load_quick_preview
+from segtool.gui.class_choice import ClassChooser
+from segtool.gui.image_switcher import ImageSwitcher
 from segtool.gui.panels.classes import ClassesPanel
 from segtool.gui.panels.image_list import ImageListPanel
 from segtool.gui.panels.instances import InstancesPanel
 from segtool.gui.panels.status_bar import StatusBar
 from segtool.gui.panels.thumbnails import Thumbnailer
 from segtool.gui.panels.tool_options import ToolOptionsPanel
-from segtool.gui.proposal_review import ProposalReview
+from segtool.gui.project_opening import CURRENT_IMAGE_KEY, open_project_path
+from segtool.gui.proposal_review import REVIEW_SLOTS, ProposalReview
+from segtool.gui.read_only import ReadOnlyBanner, ask_read_only
+from segtool.gui.sam_models import MODEL_HINT, SamChoice, SamLoader, model_hint, resolve_sam_model
 from segtool.gui.settings import AppSettings
-from segtool.gui.workers import JobControl, JobResult
+from segtool.gui.window_actions import add_view_controls, build_actions
 
-#: (tool name, menu text, shortcut), in toolbar order.
-#: Texts are marked for lupdate and translated when the actions are made.
-TOOL_ACTIONS = (
-    ("sam-click", QT_TRANSLATE_NOOP("MainWindow", "SAM click"), "S"),
-    ("sam-box", QT_TRANSLATE_NOOP("MainWindow", "SAM box"), "X"),
-    ("wand", QT_TRANSLATE_NOOP("MainWindow", "Magic wand"), "W"),
-    ("grabcut", QT_TRANSLATE_NOOP("MainWindow", "GrabCut"), "G"),
-    ("refine", QT_TRANSLATE_NOOP("MainWindow", "Refine selected"), "R"),
-    ("watershed", QT_TRANSLATE_NOOP("MainWindow", "Watershed"), "T"),
-    ("superpixel", QT_TRANSLATE_NOOP("MainWindow", "Superpixels"), "U"),
-    ("brush", QT_TRANSLATE_NOOP("MainWindow", "Brush"), "B"),
-    ("eraser", QT_TRANSLATE_NOOP("MainWindow", "Eraser"), "E"),
-    ("polygon", QT_TRANSLATE_NOOP("MainWindow", "Polygon"), "O"),
-    ("pan", QT_TRANSLATE_NOOP("MainWindow", "Pan / select"), "V"),
-)
+#: actions that change the project: off in read-only mode, as are the editing tools
+EDIT_ACTIONS = ("undo", "redo", "back", "delete", "merge", "relabel", "pick_class", "accept", "replace", "discard",
+                "done", *REVIEW_SLOTS)
+#: actions that act on a pending candidate: enabled only while there is one (else their keys go to widgets)
+PENDING_ACTIONS = ("accept", "replace", "discard", "next_candidate")
 
 
 class MainWindow(QMainWindow):
@@ -72,15 +59,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.tr("segtool"))
         self.settings = settings or AppSettings()
         self.store: Any = None
-        self.pixels = PixelCache()
-        self._load_generation = 0
-        self._load_generation_failed = False
-        self._loading_message: str | None = None
-        self._load_job: JobControl | None = None
-        self._quick_previews: dict[int, Any] = {}  # load job id -> QuickPreview, handed over by a worker
-        #: image loads whose result arrived after the user had moved on
-        self.stale_loads_dropped = 0
-        self._docs: dict[int, tuple[Any, Any]] = {}
+        self.read_only = False
         self.session = EditorSession(parent=self)
         self.canvas = AnnotationCanvas(self.session, self)
         self.setCentralWidget(self.canvas)
@@ -88,93 +67,62 @@ class MainWindow(QMainWindow):
         self.thumbnails = Thumbnailer(self.session.pools.loader, parent=self)
         self.images_panel.set_thumbnailer(self.thumbnails, lambda rec: self.store.root / rec.path)
         self.classes_panel = ClassesPanel(self)
-        self.instances_panel = InstancesPanel(self.session, self.classes_panel.class_by_id,
-                                              self.classes_panel.current_class_id, self)
-        self.options_panel = ToolOptionsPanel(self.session.options, self)
+        self.instances_panel = InstancesPanel(self.session, self.classes_panel.class_by_id, self)
+        self.options_panel = ToolOptionsPanel(self.session, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.images_panel)
         for dock in (self.classes_panel, self.instances_panel, self.options_panel):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
-        self.actions: dict[str, QAction] = {}
-        self._build_actions()
+        self.switcher = ImageSwitcher(self.canvas, self.images_panel, self)
+        self.chooser = ClassChooser(self, self.session, self.classes_panel, self)
+        self.canvas.class_picker = self.chooser.ask_for_commit
+        self.review = ProposalReview(self.session, self.canvas, parent=self)  # automatic proposals
+        self.review.class_gate = self.canvas.with_class
+        self.sam_loader = SamLoader(self.session.pools.background, self)
+        self.readonly_banner = ReadOnlyBanner(self.canvas)
+        self.actions: dict[str, QAction] = build_actions(self)
+        self.opacity_slider = add_view_controls(self)
         self._connect()
-        self._sam_request = 0
         self.get_model_dialog: Any = None
+        self.sam = SamChoice(None, "no model", "-", MODEL_HINT)
         if sam is not None:
             self.set_sam(sam)
         else:  # creating an engine takes seconds (torch): never on the GUI thread
             self.load_sam(self.settings.model, self.settings.device)
         self.set_tool("pan")
+        self._set_read_only(False)
         self.restored = self.restore_window_state()
-
-    # ------------------------------------------------------------ actions
-    def _action(self, key: str, text: str, shortcuts: Any, slot: Any, menu: Any = None) -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            seqs = [QKeySequence(s) for s in (shortcuts if isinstance(shortcuts, list | tuple) else [shortcuts])]
-            action.setShortcuts(seqs)
-            action.setToolTip(f"{text} ({seqs[0].toString()})")
-        action.triggered.connect(slot)
-        self.addAction(action)
-        if menu is not None:
-            menu.addAction(action)
-        self.actions[key] = action
-        return action
-
-    def _build_actions(self) -> None:
-        bar = self.menuBar()
-        m = bar.addMenu(self.tr("&File"))
-        self._action("open", self.tr("Open folder or project…"), QKeySequence.StandardKey.Open, self._on_open_triggered, m)
-        self._action("export", self.tr("Export…"), "Ctrl+E", self.show_export_dialog, m)
-        self._action("settings", self.tr("Settings…"), "Ctrl+,", self.show_settings_dialog, m)
-        m.addSeparator()
-        self._action("quit", self.tr("Quit"), "Ctrl+Q", self.close, m)
-        m = bar.addMenu(self.tr("&Edit"))
-        self._action("undo", self.tr("Undo"), "Ctrl+Z", self._on_undo_triggered, m)
-        self._action("redo", self.tr("Redo"), ["Ctrl+Shift+Z", "Ctrl+Y"], self._on_redo_triggered, m)
-        self._action("delete", self.tr("Delete selected"), ["Del", "Backspace"], self.instances_panel.delete_selected, m)
-        self._action("merge", self.tr("Merge selected"), "Ctrl+M", self.instances_panel.merge_selected, m)
-        self._action("relabel", self.tr("Relabel selected"), "Ctrl+L", self.instances_panel.relabel_selected, m)
-        m = bar.addMenu(self.tr("&Image"))
-        self._action("next", self.tr("Next image"), ["D", "PgDown"], lambda: self.images_panel.step(+1), m)
-        self._action("previous", self.tr("Previous image"), ["A", "PgUp"], lambda: self.images_panel.step(-1), m)
-        self._action("done", self.tr("Mark done"), "Ctrl+Return", lambda: self.set_image_status("done"), m)
-        self._action("fit", self.tr("Fit to window"), "Ctrl+0", self.canvas.fit_to_window, m)
-        m = bar.addMenu(self.tr("&Tools"))
-        self._action("get_model_tools", self.tr("Get a SAM model…"), None, self.show_get_model_dialog, m)
-        m.addSeparator()
-        toolbar = self.addToolBar("Tools")
-        toolbar.setObjectName("ToolsToolBar")
-        group = QActionGroup(self)
-        for name, text, key in TOOL_ACTIONS:
-            action = self._action(f"tool:{name}", self.tr(text), key, lambda _=False, n=name: self.set_tool(n), m)
-            action.setCheckable(True)
-            group.addAction(action)
-            toolbar.addAction(action)
-        m = bar.addMenu(self.tr("&Classes"))
-        for k in range(9):
-            self._action(f"class:{k + 1}", self.tr("Class {0}").format(k + 1), str(k + 1),
-                         lambda _=False, i=k: self.classes_panel.choose_index(i), m)
-        self.review = ProposalReview(self.session, self.canvas, parent=self)  # automatic proposals
-        self.review.install(self, bar.addMenu(self.tr("&Proposals")))
-        self.review.status_message.connect(lambda text: self.status.showMessage(text, 6000))
-        m = bar.addMenu(self.tr("&Help"))
-        self._action("get_model", self.tr("Get a model…"), None, self.show_get_model_dialog, m)
-        self._action("about", self.tr("About segtool"), None, self.show_about_dialog, m)
 
     def _connect(self) -> None:
         self.images_panel.image_activated.connect(self.show_image)
         self.classes_panel.class_chosen.connect(self.session.set_current_class)
         self.classes_panel.classes_changed.connect(self._on_classes_changed)
-        self.instances_panel.visibility_changed.connect(self._apply_visibility)
+        self.instances_panel.visibility_changed.connect(self.canvas.set_hidden)
+        self.instances_panel.relabel_requested.connect(self.chooser.relabel)
         self.session.document_changed.connect(self._on_session_document_changed)
         self.session.sam_state_changed.connect(self.status.set_encoder_state)
         self.session.encode_progress.connect(self.status.set_encode_progress)
-        self.session.pools.loader.job_progress.connect(self._on_loader_job_progress)
+        self.session.sam_outputs_known.connect(lambda n: n == 1 and self.status.showMessage(self.tr(
+            "this SAM model gives a single mask per prompt: Tab has nothing to cycle, multi-mask is off"), 8000))
+        self.switcher.image_previewed.connect(self.image_previewed)
+        self.switcher.image_shown.connect(self._on_switcher_image_shown)
+        self.switcher.image_failed.connect(lambda _id, _text: self._update_enabled())
+        self.switcher.position_changed.connect(self.status.set_position)
+        self.switcher.status_message.connect(self.status.showMessage)
         self.status.get_model_requested.connect(self.show_get_model_dialog)
+        self.status.job_cancel_requested.connect(self.review.cancel)
+        self.review.status_message.connect(lambda text: self.status.showMessage(text, 6000))
+        self.review.progress.connect(lambda d, t: self.status.set_job(self.tr("proposing masks"), d, t))
+        self.review.busy_changed.connect(lambda busy: None if busy else self.status.set_job(None))
+        self.chooser.status_message.connect(lambda text: self.status.showMessage(text, 4000))
         self.canvas.status_message.connect(lambda text: self.status.showMessage(text, 4000))
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
+        self.canvas.zoom_changed.connect(self.status.set_zoom)
+        self.canvas.pending_changed.connect(lambda _on: self._update_enabled())
+        self.sam_loader.loaded.connect(self.set_sam)
+        self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_view(opacity=v / 100))
+        self.actions["class_names"].setChecked(self.canvas.view_options.show_labels)
 
     def restore_window_state(self) -> bool:
         """Put back the geometry and dock layout saved at the last close; False when there is none."""
@@ -182,23 +130,24 @@ class MainWindow(QMainWindow):
         ok = geometry is not None and self.restoreGeometry(geometry)
         return bool(state is not None and self.restoreState(state)) or ok
 
+    def place_on_screen(self, share: float = 0.8) -> None:
+        """First start: ``share`` of the available screen in each direction, centred."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry()
+        self.resize(int(area.width() * share), int(area.height() * share))
+        self._centre(area)
+        self._centre_when_shown = area  # the frame (title bar) is known once the window manager shows it
+
+    def _centre(self, area: Any) -> None:
+        frame = self.frameGeometry()
+        self.move(area.center() - QPoint(frame.width() // 2, frame.height() // 2))
+
     # -------------------------------------------------------------- model
     def load_sam(self, model: str, device: str) -> None:
-        """Create the SAM engine for ``model`` on ``device`` in the background pool, then :meth:`set_sam`
-        (the latest request wins); SAM tools are off meanwhile, the window stays responsive."""
-        self._sam_request += 1
-        request = self._sam_request
+        """Create the SAM engine for ``model`` on ``device`` in the background (the latest request wins);
+        SAM tools are off meanwhile, the window stays responsive."""
         self.set_sam(SamChoice(None, self.tr("loading…"), "-", self.tr("the SAM model is loading…")))
-
-        def done(result: JobResult) -> None:
-            if request != self._sam_request:
-                return  # a newer choice was made meanwhile
-            choice = result.value if result.value is not None else SamChoice(
-                None, "no model", "-", result.error or MODEL_HINT)
-            self.set_sam(choice)
-
-        self.session.pools.background.submit("load-model", -1, request,
-                                             lambda _c: create_sam(model, device), done, priority=4)
+        self.sam_loader.load(model, device)
 
     def set_sam(self, choice: SamChoice) -> None:
         """Use SAM ``choice`` (engine or None); SAM tools are disabled with a hint when there is none."""
@@ -206,39 +155,57 @@ class MainWindow(QMainWindow):
         self.session.set_sam_engine(choice.engine)
         self.status.set_model(choice.label, choice.device, available=choice.engine is not None)
         self.status.set_encoder_state(self.session.sam_state)
-        for name in SAM_TOOLS:
-            action = self.actions[f"tool:{name}"]
-            action.setEnabled(choice.engine is not None)
-            text = action.text()
-            action.setToolTip(f"{text} ({action.shortcut().toString()})" if choice.engine is not None
-                              else self.tr("{0}: unavailable. {1}").format(text, self._hint(choice.error)))
+        self._update_enabled()
         if choice.engine is None and self.canvas.tool_name() in SAM_TOOLS:
             self.set_tool("pan")
-
-    @staticmethod
-    def _hint(error: str) -> str:
-        """``error`` (why there is no model) followed by the translated hint on how to get one."""
-        hint = QCoreApplication.translate("segtool", MODEL_HINT)
-        extra = error.replace(MODEL_HINT, "").strip()
-        return f"{extra}\n\n{hint}" if extra else hint
 
     def set_tool(self, name: str) -> None:
         """Switch the canvas tool (SAM tools only when a model is loaded)."""
         if name in SAM_TOOLS and self.session.sam_engine is None:
-            self.status.showMessage(self._hint(self.sam.error), 8000)
+            self.status.showMessage(model_hint(self.sam.error), 8000)
             return
         self.canvas.set_tool(name)
 
+    def _update_enabled(self) -> None:
+        """Enable what makes sense now: SAM tools with a model, edits with a writable project and pixels,
+        candidate keys only with a candidate (so that Enter, Esc, Tab and Backspace reach widgets otherwise)."""
+        editable = not self.read_only and self.canvas.placeholder_text() is None  # no edits on a broken file
+        pending = self.canvas.has_pending()
+        for key, action in self.actions.items():
+            if key.startswith("tool:"):
+                sam_ok = key[5:] not in SAM_TOOLS or self.sam.engine is not None
+                action.setEnabled(sam_ok and (editable or key == "tool:pan"))
+                text = shortcuts.tr(shortcuts.BY_ID[key].text)
+                action.setToolTip(f"{text} ({action.shortcut().toString()})" if sam_ok else
+                                  self.tr("{0}: unavailable. {1}").format(text, model_hint(self.sam.error)))
+            elif key in PENDING_ACTIONS:
+                action.setEnabled(pending and (editable or key == "next_candidate"))
+            elif key in EDIT_ACTIONS:
+                action.setEnabled(editable)
+        self.actions["back"].setEnabled(editable)  # Backspace deletes the selection when nothing is pending
+
     # ------------------------------------------------------------ project
-    def open_project(self, path: str | Path) -> None:
-        """Open a folder (creating its project) or a ``.segtool`` file, and go to the last image shown."""
-        store = open_project_path(path)
+    def open_project(self, path: str | Path, *, ask: bool = True) -> None:
+        """Open a folder (creating its project) or a ``.segtool`` file, and go to the last image shown.
+
+        When another segtool writes the project and ``ask`` is true, a dialog offers to open it read-only
+        (browse and export, no edits); declined, or with ``ask`` false, :class:`ProjectLockedError` is raised.
+        """
+        try:
+            store, read_only = open_project_path(path), False
+        except ProjectLockedError as exc:
+            if not ask or not ask_read_only(self, str(exc)):
+                raise
+            store, read_only = open_project_path(path, readonly=True), True
         self.close_project()
         self.store = store
         self.session.set_store(store)
-        self.settings.last_project = str(store.path)
-        self.setWindowTitle(self.tr("segtool — {0}").format(store.path))
+        self.switcher.set_store(store)
+        self._set_read_only(read_only)
+        if not read_only:
+            self.settings.last_project = str(store.path)
         self.classes_panel.set_store(store)
+        self.session.set_current_class(self.classes_panel.current_class_id(), picked=False)
         records = store.images()
         self.images_panel.set_images(records)
         ids = [r.id for r in records]
@@ -246,166 +213,104 @@ class MainWindow(QMainWindow):
         if ids:
             self.show_image(last if last in ids else ids[0], wait=True)
 
+    def _set_read_only(self, on: bool) -> None:
+        """Read-only mode: pan/select, browse and export; every editing tool and action off, clearly shown."""
+        self.read_only = bool(on)
+        self.canvas.set_editable(not on)
+        self.classes_panel.set_editable(not on)
+        self.instances_panel.set_editable(not on)
+        self.status.set_read_only(on)
+        self.readonly_banner.setVisible(on)
+        path = "" if self.store is None else str(self.store.path)
+        self.setWindowTitle(self.tr("segtool — {0}").format(path) + (self.tr(" [read-only]") if on else "")
+                            if path else self.tr("segtool"))
+        self._update_enabled()
+
     def close_project(self) -> None:
         """Close the open project (everything is already saved)."""
         if self.store is not None:
             self.session.pools.background.cancel_all()
             self.session.pools.loader.cancel_all()
-            self._load_generation += 1
-            self.pixels.clear()
+            self.switcher.set_store(None)
             self.thumbnails.clear()
             self.images_panel.set_images([])  # no rows left for a pending thumbnail request to visit
-            self._docs.clear()
             self.store.close()
             self.store = None
 
-    def document(self, image_id: int) -> tuple[Any, Any]:
-        """``(ImageDocument, History)`` of ``image_id``; a few are kept so undo survives switching back."""
-        if image_id not in self._docs:
-            from segtool.core.history import History
+    # ------------------------------------------------------------- images
+    @property
+    def pixels(self) -> Any:
+        """The decoded-pixel cache (:class:`~segtool.gui.image_loader.PixelCache`)."""
+        return self.switcher.pixels
 
-            doc = self.store.open_image(image_id)
-            self._docs[image_id] = (doc, History(doc))
-            while len(self._docs) > 8:
-                self._docs.pop(next(iter(self._docs)))
-        return self._docs[image_id]
+    @property
+    def stale_loads_dropped(self) -> int:
+        """Image loads whose result arrived after the user had moved on."""
+        return self.switcher.stale_loads_dropped
 
     def show_image(self, image_id: int, *, wait: bool = False) -> None:
-        """Go to image ``image_id``: its pixels are decoded in the loader pool (or taken from the cache of
-        preloaded neighbours) and shown when ready; ``image_shown`` is emitted then. The list position, the
-        status bar and the project's current image change at once. ``wait`` runs the event loop (the GUI
-        stays live) until the image is up."""
-        record = self.images_panel.record(image_id)
-        if record is None or self.store is None:
-            return
-        self._load_generation += 1
-        self._load_generation_failed = False
-        self.images_panel.set_current(image_id)
-        self.store.meta_set(CURRENT_IMAGE_KEY, image_id)
-        self.status.set_position(self.images_panel.position(image_id) + 1, len(self.images_panel.records()),
-                                 record.path)
-        cached = self.pixels.get(image_id)
-        if cached is not None:
-            self._display(image_id, cached)
-            return
-        self._loading_message = self.tr("loading {0}…").format(record.path)
-        self.status.showMessage(self._loading_message, 4000)
-        path = self.store.root / record.path
-
-        def load(control: JobControl) -> LoadedImage:
-            quick = None if image_id in self.pixels else load_quick_preview(path)  # big JPEG: shown first
-            if quick is not None and not control.cancelled:
-                self._quick_previews[control.job_id] = quick
-                control.progress(1, 2)
-            return self.pixels.get_or_load(image_id, path)
-
-        self._load_job = self.session.pools.loader.submit("load", image_id, self._load_generation, load,
-                                                          self._on_loader_image_loaded, priority=2)
-        if wait:
-            self.run_until(lambda: self.canvas.image_id == image_id or self._load_generation_failed, 120000)
-
-    def _on_loader_job_progress(self, job_id: int, _done: int, _total: int) -> None:
-        quick = self._quick_previews.pop(job_id, None)
-        job = self._load_job
-        if quick is not None and job is not None and job.job_id == job_id and self.canvas.image_id != job.image_id:
-            self.canvas.show_preview(job.image_id, quick.preview, quick.size)
-            self.image_previewed.emit(job.image_id)
-
-    def _on_loader_image_loaded(self, result: JobResult) -> None:
-        self._quick_previews.pop(result.job_id, None)
-        if result.generation != self._load_generation or self.store is None:
-            self.stale_loads_dropped += 1  # the user moved on (or closed the project)
-            return
-        if result.error:
-            self._load_generation_failed = True
-            self.status.showMessage(result.error.split(": ", 1)[-1], 10000)
-            return
-        self._display(result.image_id, result.value)
-
-    def _display(self, image_id: int, loaded: LoadedImage) -> None:
-        self._load_generation_failed = False
-        if self.status.currentMessage() == self._loading_message:
-            self.status.clearMessage()  # the image is here: "loading …" would only mislead
-        doc, history = self.document(image_id)
-        self.canvas.show_image(image_id, loaded.rgb, doc, history, preview=(loaded.preview, loaded.preview_step))
-        self.instances_panel.reload()
-        self._apply_visibility()
-        self._preload_neighbours(image_id)
-        self.image_shown.emit(image_id)
-
-    def _preload_neighbours(self, image_id: int) -> None:
-        """Decode the next/previous images' pixels (loader pool) and encode them for SAM (background)."""
-        sources = []
-        for rec in self.images_panel.neighbours(image_id):
-            path = self.store.root / rec.path
-
-            def load(_control: Any = None, rid: int = rec.id, path: Path = path) -> np.ndarray:
-                return self.pixels.get_or_load(rid, path).rgb
-
-            if rec.id not in self.pixels:
-                self.session.pools.loader.submit("preload", rec.id, self._load_generation, load, priority=0)
-            sources.append((rec.id, load))
-        self.session.prefetch(sources)
+        """Go to image ``image_id`` (see :meth:`ImageSwitcher.show_image`)."""
+        self.switcher.show_image(image_id, wait=wait)
 
     def run_until(self, condition: Any, timeout_ms: int) -> None:
         """Run the event loop until ``condition()`` or the timeout (the window stays responsive)."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        while time.monotonic() < deadline and not condition():
-            loop = QEventLoop()
-            QTimer.singleShot(10, loop.quit)
-            loop.exec()
+        self.switcher.run_until(condition, timeout_ms)
 
     def set_image_status(self, status: str) -> None:
         """Set the review status of the current image (durable at once)."""
         image_id = self.images_panel.current_id()
-        if self.store is None or image_id is None:
+        if self.store is None or image_id is None or self.read_only or not self.canvas.has_pixels():
             return
-        doc, _ = self.document(image_id)
+        doc, _ = self.switcher.document(image_id)
         doc.set_status(status)
         self.images_panel.set_status(image_id, status)
 
     # --------------------------------------------------------------- slots
-    def _on_session_document_changed(self, _ids: list) -> None:
-        self._apply_visibility()
-        image_id = self.images_panel.current_id()
-        record = self.images_panel.record(image_id) if image_id is not None else None
-        if record is not None and record.status == "todo" and self.session.instances():
-            self.set_image_status("in-progress")
+    def _on_switcher_image_shown(self, image_id: int) -> None:
+        if self.status.currentMessage() == self.switcher.loading_message():
+            self.status.clearMessage()  # the image is here: "loading …" would only mislead
+        self.instances_panel.reload()
+        self.canvas.set_hidden(self.instances_panel.hidden)
+        self._update_enabled()
+        self.image_shown.emit(image_id)
 
-    def _apply_visibility(self, *_args: object) -> None:
-        hidden = self.instances_panel.hidden
-        for iid, item in self.canvas.overlay_items().items():
-            item.setVisible(iid not in hidden)
+    def _on_session_document_changed(self, _ids: list) -> None:
+        self.canvas.set_hidden(self.instances_panel.hidden)
+        image_id = self.session.image_id
+        record = self.images_panel.record(image_id)
+        if record is not None and record.status == "todo" and self.session.instances() and not self.read_only \
+                and image_id == self.images_panel.current_id():
+            self.set_image_status("in-progress")
 
     def _on_classes_changed(self) -> None:
         self.canvas.refresh_overlays()
         self.instances_panel.reload()
-        self._apply_visibility()
 
     def _on_canvas_tool_changed(self, name: str) -> None:
         action = self.actions.get(f"tool:{name}")
         if action is not None:
             action.setChecked(True)
         self.status.set_tool(name)
+        self._update_enabled()
 
-    def _on_undo_triggered(self) -> None:
+    def undo(self) -> None:
+        """Ctrl+Z: with a candidate pending, its last click goes (nothing committed changes); else undo."""
+        if self.canvas.step_back():
+            return
         if not self.session.undo():
             self.status.showMessage(self.tr("nothing to undo"), 2000)
 
-    def _on_redo_triggered(self) -> None:
+    def redo(self) -> None:
         if not self.session.redo():
             self.status.showMessage(self.tr("nothing to redo"), 2000)
 
-    def _on_open_triggered(self) -> None:
+    def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Open an image folder"))
         if folder:
-            self._guard(lambda: self.open_project(folder))
-
-    def _guard(self, action: Any) -> None:
-        try:
-            action()
-        except SegtoolError as exc:
-            QMessageBox.warning(self, self.tr("segtool"), str(exc))
+            try:
+                self.open_project(folder)
+            except SegtoolError as exc:
+                QMessageBox.warning(self, self.tr("segtool"), str(exc))
 
     # ------------------------------------------------------------- dialogs
     def show_export_dialog(self) -> None:
@@ -417,9 +322,16 @@ class MainWindow(QMainWindow):
     def show_settings_dialog(self) -> None:
         from segtool.gui.dialogs.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self)
-        if dialog.exec():
+        if SettingsDialog(self.settings, self).exec():
             self.load_sam(self.settings.model, self.settings.device)
+
+    def show_shortcuts_dialog(self) -> Any:
+        """Help > Keyboard shortcuts, made from this window's actions (non-modal)."""
+        from segtool.gui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.actions, self)
+        dialog.show()
+        return dialog
 
     def show_get_model_dialog(self) -> Any:
         """Show the "Get a model" dialog (non-modal); an installed model is loaded without a restart."""
@@ -453,14 +365,8 @@ class MainWindow(QMainWindow):
     # --------------------------------------------------------- screenshot
     def wait_until_idle(self, timeout_ms: int = 20000) -> None:
         """Run the event loop until the SAM encoder and background jobs are done (screenshots, tests)."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        while time.monotonic() < deadline and (self.session.sam_state == "encoding"
-                                               or self.session.pools.background.pending("encode")
-                                               or self.session.pools.loader.pending("load")
-                                               or self.session.pools.background.pending("load-model")):
-            loop = QEventLoop()
-            QTimer.singleShot(30, loop.quit)
-            loop.exec()
+        self.run_until(lambda: not (self.session.sam_state == "encoding" or self.session.pools.background.pending(
+            "encode") or self.switcher.is_busy() or self.sam_loader.busy()), timeout_ms)
 
     def save_screenshot(self, file: Path) -> bool:
         """Render the window (with the image, overlays and docks) to the PNG ``file``."""
@@ -477,6 +383,9 @@ class MainWindow(QMainWindow):
         """Fit the image once the window has its real size."""
         super().showEvent(event)
         QTimer.singleShot(0, self.canvas.fit_to_window)
+        area, self._centre_when_shown = getattr(self, "_centre_when_shown", None), None
+        for ms in (100, 600) if area is not None else ():  # the window manager adds its frame when it can
+            QTimer.singleShot(ms, self, lambda pos=self.pos(): self.pos() == pos and self._centre(area))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Quit without asking: every committed edit is already in the project."""

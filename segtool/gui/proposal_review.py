@@ -9,33 +9,28 @@
   dropped; a result for an image the user has left is dropped.
 - keys: ``Y`` accepts / ``N`` rejects the pending proposal under the cursor; ``Shift+Y`` accepts all
   pending proposals scoring at least :attr:`ProposalReview.threshold`; ``Shift+N`` rejects all
-  remaining pending proposals; ``Ctrl+P`` proposes. Accepting gives unlabelled proposals the current
-  class. Every review step is one undoable command.
+  remaining pending proposals; ``Ctrl+P`` proposes (its progress, a count and Cancel, show in the
+  status bar through :attr:`ProposalReview.progress`). Accepting gives unlabelled proposals the current
+  class, picked first (:attr:`ProposalReview.class_gate`) when none was picked on this image. Every review
+  step is one undoable command.
 
 Coordinates: masks are bool ``(H, W)`` of the current image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
 
 from segtool.core.commands import AcceptProposals, AddInstance, DeleteInstances, Relabel
 from segtool.engines.proposals import ProposalConfig, generate_proposals
 from segtool.gui.workers import JobControl, JobResult
 
-#: (key, menu text, shortcut) of the review actions.
-REVIEW_ACTIONS = (
-    ("propose", "Propose masks on this image", "Ctrl+P"),
-    ("accept", "Accept proposal under cursor", "Y"),
-    ("reject", "Reject proposal under cursor", "N"),
-    ("accept_above", "Accept all proposals above the score threshold", "Shift+Y"),
-    ("reject_rest", "Reject all remaining proposals", "Shift+N"),
-)
+#: ids in :data:`segtool.gui.shortcuts.SHORTCUTS` of the review actions -> method names
+REVIEW_SLOTS = {"propose": "propose", "accept_proposal": "accept_under_cursor",
+                "reject_proposal": "reject_under_cursor", "accept_above": "accept_above", "reject_rest": "reject_rest"}
 
 
 class _Cancelled(Exception):
@@ -57,36 +52,32 @@ class ProposalReview(QObject):
     reviewed = Signal(int, int)  # accepted, rejected by the last review step
     busy_changed = Signal(bool)
     status_message = Signal(str)
+    progress = Signal(int, int)  # done, total of the running proposal job (0, 0 = starting)
 
     def __init__(self, session: Any, canvas: Any, *, config: ProposalConfig | None = None,
                  threshold: float = 0.9, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.canvas = session, canvas
-        self.config = config or ProposalConfig(points_per_side=16)
+        # 16 prompts a batch: the progress bar moves every 16 of the 256 decoder calls
+        self.config = config or ProposalConfig(points_per_side=16, points_per_batch=16)
         self.threshold = threshold
         self.job: JobControl | None = None
-        self.actions: dict[str, QAction] = {}
+        #: ``gate(commit)``: runs ``commit`` once a class is chosen for the image (the canvas's ``with_class``)
+        self.class_gate: Callable[[Callable[[], Any]], Any] = lambda commit: commit()
         self._hovered = -1
         canvas.instance_hovered.connect(self._on_canvas_instance_hovered)
+        session.pools.background.job_progress.connect(self._on_pool_job_progress)
 
-    # ------------------------------------------------------------------ wiring
-    def install(self, window: QWidget, menu: QMenu | None = None) -> dict[str, QAction]:
-        """Create the review actions (with their shortcuts) on ``window`` and in ``menu``."""
-        slots = {"propose": self.propose, "accept": self.accept_under_cursor, "reject": self.reject_under_cursor,
-                 "accept_above": self.accept_above, "reject_rest": self.reject_rest}
-        for key, text, shortcut in REVIEW_ACTIONS:
-            action = QAction(text, window)
-            action.setShortcut(QKeySequence(shortcut))
-            action.setToolTip(f"{text} ({shortcut})")
-            action.triggered.connect(lambda _=False, slot=slots[key]: slot())
-            window.addAction(action)
-            if menu is not None:
-                menu.addAction(action)
-            self.actions[key] = action
-        return self.actions
+    def slot(self, shortcut_id: str) -> Callable[[], Any]:
+        """The method a review action (by its id in the shortcuts table) triggers."""
+        return getattr(self, REVIEW_SLOTS[shortcut_id])
 
     def _on_canvas_instance_hovered(self, instance_id: int) -> None:
         self._hovered = int(instance_id)
+
+    def _on_pool_job_progress(self, job_id: int, done: int, total: int) -> None:
+        if self.job is not None and job_id == self.job.job_id:
+            self.progress.emit(done, total)
 
     # ------------------------------------------------------------------ proposing
     def busy(self) -> bool:
@@ -120,6 +111,7 @@ class ProposalReview(QObject):
         self.job = session.pools.background.submit("proposals", session.image_id, session.generation, job,
                                                    self._on_job_done)
         self.busy_changed.emit(True)
+        self.progress.emit(0, 0)
         self.status_message.emit("proposing masks" + (" (SAM)…" if engine is not None else " (classical)…"))
         return self.job
 
@@ -127,13 +119,17 @@ class ProposalReview(QObject):
         """Cancel the running proposal job (its result is dropped)."""
         if self.job is not None:
             self.job.cancel()
+            self.status_message.emit("cancelling proposals…")
 
     def _on_job_done(self, result: JobResult) -> None:
         if self.job is not None and result.job_id == self.job.job_id:
             self.job = None
             self.busy_changed.emit(False)
         stale = result.image_id != self.session.image_id or result.generation != self.session.generation
-        if result.cancelled or stale:
+        if result.cancelled:
+            self.status_message.emit("proposals cancelled: nothing was added")
+            return
+        if stale:
             return
         if result.error:
             self.status_message.emit(f"proposals failed: {result.error}")
@@ -187,8 +183,10 @@ class ProposalReview(QObject):
         return [i for i in self.session.selected_ids if i in pending]
 
     def accept_under_cursor(self) -> int:
-        """Accept the pending proposal under the cursor (or the selected ones)."""
-        return self.accept(self._target())
+        """Accept the pending proposal under the cursor (or the selected ones), picking a class first if none
+        was picked on this image; returns how many were accepted now."""
+        ids = self._target()
+        return (self.class_gate(lambda: self.accept(ids)) or 0) if ids else 0
 
     def reject_under_cursor(self) -> int:
         """Reject the pending proposal under the cursor (or the selected ones)."""
@@ -197,7 +195,8 @@ class ProposalReview(QObject):
     def accept_above(self, threshold: float | None = None) -> int:
         """Accept every pending proposal with ``score >= threshold`` (default :attr:`threshold`)."""
         limit = self.threshold if threshold is None else threshold
-        return self.accept([i.id for i in self.pending() if i.score is not None and i.score >= limit])
+        ids = [i.id for i in self.pending() if i.score is not None and i.score >= limit]
+        return (self.class_gate(lambda: self.accept(ids)) or 0) if ids else 0
 
     def reject_rest(self) -> int:
         """Reject every pending proposal still on the current image."""

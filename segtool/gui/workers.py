@@ -21,6 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from segtool.core.errors import SegtoolError
+
 
 @dataclass
 class JobResult:
@@ -100,7 +102,9 @@ class _Runnable(QRunnable):
         else:
             try:
                 result.value = self._fn(c)
-            except Exception as exc:  # reported to the GUI, never raised in a worker thread
+            except SegtoolError as exc:  # a file or model the user gave: the GUI shows the one-line message
+                result.error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a bug: reported to the GUI, the traceback kept for the bug report
                 result.error = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc()
             result.cancelled = c.cancelled

@@ -33,6 +33,47 @@ _QT_HINTS = (
 )
 
 
+def qt_xcb_plugin() -> Path | None:
+    """The file of Qt's xcb platform plugin inside the installed PySide6 (``None`` when there is none)."""
+    spec = importlib.util.find_spec("PySide6")
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        for rel in ("Qt/plugins/platforms/libqxcb.so", "plugins/platforms/libqxcb.so"):
+            if (Path(root) / rel).is_file():
+                return Path(root) / rel
+    return None
+
+
+def debian_package(soname: str) -> str:
+    """The Debian/Ubuntu package that ships shared library ``soname`` by the library packaging rule
+    (``libxcb-cursor.so.0`` -> ``libxcb-cursor0``, ``libxkbcommon-x11.so.0`` -> ``libxkbcommon-x11-0``)."""
+    name, _, version = soname.partition(".so")
+    version = version.lstrip(".").split(".")[0]
+    return f"{name.lower()}{'-' if name[-1:].isdigit() else ''}{version}"
+
+
+def missing_xcb_libraries(plugin: Path | None = None) -> list[str]:
+    """Shared libraries Qt's xcb platform plugin needs that the dynamic loader cannot find (``ldd``), in
+    order; empty when everything is there, when this is not Linux, or when ``ldd`` or the plugin is absent."""
+    plugin = plugin or qt_xcb_plugin()
+    ldd = shutil.which("ldd")
+    if not sys.platform.startswith("linux") or plugin is None or ldd is None:
+        return []
+    try:
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = [line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line]
+    return list(dict.fromkeys(m for m in missing if m))
+
+
+def xcb_failure(missing: list[str]) -> str:
+    """One line for a user whose window cannot open: the missing libraries and the apt command."""
+    packages = " ".join(dict.fromkeys(debian_package(s) for s in missing))
+    return (f"the window cannot open: Qt's xcb platform plugin needs {', '.join(missing)}, missing on this system; "
+            f"install {'it' if len(missing) == 1 else 'them'} with `sudo apt install {packages}` (Debian/Ubuntu "
+            "names; `segtool doctor` has details)")
+
+
 def has_display(env: Mapping[str, str] | None = None) -> bool:
     """False on Linux when neither an X11 (``DISPLAY``) nor a Wayland display is set; True elsewhere."""
     env = os.environ if env is None else env
@@ -86,10 +127,15 @@ def qt_status(timeout: float = 30.0) -> dict[str, Any]:
         info["gui_starts"] = True
         return info
     info["gui_starts"] = False
+    missing = missing_xcb_libraries()
+    if missing:
+        info["missing libraries"] = ", ".join(missing)
     err = (result.stderr or "").strip().splitlines()
     info["error"] = " | ".join(line for line in err[-4:] if line.strip()) or f"exit code {result.returncode}"
     text = (result.stderr or "").lower()
-    if not has_display(env) and env.get("QT_QPA_PLATFORM", "") in ("", "xcb", "wayland"):
+    if missing:
+        info["hint"] = xcb_failure(missing)
+    elif not has_display(env) and env.get("QT_QPA_PLATFORM", "") in ("", "xcb", "wayland"):
         info["hint"] = _QT_HINTS[2][1]
     else:
         info["hint"] = next((hint for key, hint in _QT_HINTS if key in text), _QT_HINTS[2][1])

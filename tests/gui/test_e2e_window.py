@@ -17,7 +17,7 @@ from test_main_window import make_window
 
 from segtool.core.masks import mask_iou
 from segtool.demo import ensure_demo_images, render_sample, sample_index
-from segtool.gui.app import create_sam, resolve_sam_model
+from segtool.gui.sam_models import create_sam, resolve_sam_model
 from segtool.store.sqlite import ProjectStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,10 @@ from PySide6.QtWidgets import QApplication
 
 from segtool.core.document import Instance
 from segtool.demo import ensure_demo_images, render_sample, sample_index
-from segtool.gui.app import CURRENT_IMAGE_KEY, MODEL_HINT, SamChoice, ensure_demo_project, open_project_path
+from segtool.gui.app import ensure_demo_project
 from segtool.gui.main_window import MainWindow
+from segtool.gui.project_opening import CURRENT_IMAGE_KEY, open_project_path
+from segtool.gui.sam_models import MODEL_HINT, SamChoice
 from segtool.gui.settings import AppSettings
 from segtool.store.sqlite import ProjectStore
 
@@ -164,10 +166,14 @@ def test_instances_dock_delete_undo_relabel_reorder_merge(qtbot, tmp_path, folde
     assert ids[0] not in [i.id for i in _stored(folder, image_id)]
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert ids[0] in [i.id for i in _stored(folder, image_id)]
-    # relabel to the current class
-    other = window.classes_panel.add_class("other")
+    # relabel: the button opens the class picker
+    other = window.store.add_class("other")
+    window.classes_panel.reload()
     _select_rows(window, [ids[1]])
     QTest.mouseClick(panel.buttons["relabel"], Qt.MouseButton.LeftButton)
+    assert window.chooser.picker is not None
+    QTest.keyClicks(window.chooser.picker.filter_edit, "oth")
+    QTest.keyClick(window.chooser.picker.filter_edit, Qt.Key.Key_Return)
     assert {i.id: i.class_id for i in _stored(folder, image_id)}[ids[1]] == other.id
     # move the bottom instance up one step
     _select_rows(window, [ids[0]])
@@ -206,8 +212,13 @@ def test_first_edit_marks_image_in_progress_and_mark_done(qtbot, tmp_path, folde
     from canvas_helpers import drag
 
     drag(window.canvas, [(100, 100), (140, 110), (180, 130)])
+    picker = window.chooser.picker  # no class picked on this image yet: the stroke waits for one
+    assert picker is not None and _stored(folder, image_id) == []
+    QTest.keyClicks(picker.filter_edit, "scratch")
+    QTest.keyClick(picker.filter_edit, Qt.Key.Key_Return)
     with ProjectStore.open(folder, readonly=True) as store:
-        assert len(store.instances(image_id)) == 1
+        (inst,) = store.instances(image_id)
+        assert inst.class_id == store.class_by_name("scratch").id
         assert store.image(image_id).status == "in-progress"
     key(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     with ProjectStore.open(folder, readonly=True) as store:

@@ -10,8 +10,8 @@ from PySide6.QtTest import QTest
 from test_main_window import make_window, seed_instances
 
 from segtool.demo import ensure_demo_images, render_sample
-from segtool.gui.app import open_project_path
 from segtool.gui.dialogs.export import ExportDialog
+from segtool.gui.project_opening import open_project_path
 
 
 def _window_with_annotations(qtbot, tmp_path):

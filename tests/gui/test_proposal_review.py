@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication
 from scenes import disc_and_rectangle
 
 from segtool.core.masks import mask_iou
-from segtool.gui.app import MODEL_HINT, SamChoice
 from segtool.gui.main_window import MainWindow
+from segtool.gui.sam_models import MODEL_HINT, SamChoice
 from segtool.gui.settings import AppSettings
 from segtool.services.project_init import init_project
 from segtool.store.sqlite import ProjectStore

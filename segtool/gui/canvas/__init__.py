@@ -18,7 +18,10 @@ Objects
         session.set_sam_engine(engine_or_None)         # model chosen in settings; None disables SAM tools
         session.set_image(image_id, rgb, document=None, history=None)   # normally via canvas.show_image
         session.prefetch([(image_id, path_or_loader), ...])  # encode neighbours (i+1, i-1) in background
-        session.set_current_class(class_id)            # keys 1-9 in the classes dock
+        session.set_current_class(class_id, picked=True)  # keys 1-9, the picker; picked=False: not chosen here
+        session.class_ready() -> bool                  # a class was picked on this image (no need to ask)
+        session.set_option(name, value)                # a ToolOptions field; emits options_changed(name)
+        session.clear_image(image_id)                  # an unreadable image: no pixels, nothing editable
         session.select(ids: list[int])                 # instances dock selection -> canvas
         session.undo(); session.redo()                 # Ctrl+Z / Ctrl+Shift+Z (through core History)
         session.can_undo() / can_redo() -> bool
@@ -35,14 +38,23 @@ Objects
         sam_state_changed(str)       # "none" | "encoding" | "ready" | "error" (status bar / tool enablement)
         encode_progress(int, int)    # done, total (0, 0 = indeterminate) for the current image's encoder
         status_message(str)
+        options_changed(str)         # a ToolOptions field changed ([ ] keys, the options dock)
+        sam_outputs_known(int)       # masks per prompt of the SAM model (1 = single-mask: nothing to cycle)
 
 ``AnnotationCanvas(session, parent=None)`` (``segtool.gui.canvas.view``), a ``QGraphicsView``.
     ``show_image(image_id, rgb, document=None, history=None)``: shows an RGB uint8 ``(H, W, 3)`` image
     (preview first, full-resolution tiles lazily; a 40 MP image is up in well under a second) and starts the
     SAM encode for it in the background; ``set_document(doc, history=None)``: the per-image document
     (its change events, and the session's ``document_changed``, redraw the overlays of the touched instances);
-    ``set_tool(name)`` with ``name`` in :data:`TOOL_NAMES`; ``tool_name()``; ``fit_to_window()``;
-    ``zoom_by(factor, anchor=None)``; ``refresh_overlays(ids=None)``.
+    ``set_tool(name)`` with ``name`` in :data:`TOOL_NAMES`; ``tool_name()``; ``fit_to_window()`` (kept
+    while the view resizes, until ``zoom_by``); ``zoom_by(factor, anchor=None)``; ``refresh_overlays(ids=None)``;
+    ``set_candidate(candidate)`` (a :class:`~segtool.engines.base.Candidate`: its crop at its offset, in the
+    current class colour; cost proportional to the crop); ``show_placeholder(image_id, text)`` (a file that
+    cannot be read); ``set_view(opacity=, show_masks=, show_labels=)``; ``set_hidden(ids)``;
+    ``set_editable(on)`` (read-only); ``with_class(commit, cancelled=None)`` (runs ``commit`` once a class is
+    picked for this image, through ``class_picker``, the main window's hook); ``step_back()`` (Ctrl+Z /
+    Backspace on a pending candidate); ``cycle_candidate()`` (Tab); ``has_pending()``. A candidate pending
+    when the image changes is kept for that image and comes back with it.
 
     Signals::
 
@@ -54,19 +66,22 @@ Objects
         mask_committed(int)          # instance id added or edited by a tool
         status_message(str)
         tool_changed(str)
+        zoom_changed(float)          # screen pixels per image pixel (status bar)
+        pending_changed(bool)        # the tool holds / no longer holds an uncommitted prompt or candidate
 
     Mouse/keys inside the canvas: wheel zooms to the cursor; middle-drag or Space+left-drag pans; ``F`` fits.
     Left click = positive, right click or Shift+click = negative; Tab cycles the multi-mask candidates;
-    Enter accepts (AddInstance; EditMask in the ``refine`` tool, and Alt+Enter replaces the mask of the one
-    selected instance with the candidate, for any prompt tool); Esc discards;
-    ``[`` / ``]`` shrink / grow the brush. Clicking an instance with no prompt pending (``pan`` tool or
+    Enter accepts (AddInstance, once a class is chosen for the image; EditMask in the ``refine`` tool, and
+    Alt+Enter replaces the mask of the one selected instance with the candidate, for any prompt tool); Esc
+    discards; Ctrl+Z / Backspace remove the last click, box or scribble; ``[`` / ``]`` shrink / grow the
+    brush. Key names come from :mod:`segtool.gui.shortcuts` (in the window its actions take them first). Clicking an instance with no prompt pending (``pan`` tool or
     Ctrl+click) selects it.
 
 Tools (``segtool.gui.canvas.tools``, one module each)
 ------------------------------------------------------
 ``sam-click``, ``sam-box`` (SAM; live update), ``wand`` (tolerance = ``options.wand_tolerance``),
-``grabcut`` (box, then clicks/scribbles continue the model), ``refine`` (GrabCut on the selected mask),
-``watershed`` (scribbles, left = object, right = background), ``superpixel`` (click or drag adds, right removes
+``grabcut`` (box, then clicks / plain-drag scribbles continue the model), ``refine`` (GrabCut on the selected mask),
+``watershed`` (plain-drag scribbles, left = object, right = background), ``superpixel`` (click or drag adds, right removes
 regions), ``brush`` / ``eraser`` (on the selected mask, or a new instance when none is selected; one stroke =
 one undo step), ``polygon`` (click vertices, Enter or a click on the first vertex closes; with
 ``options.snap_edges`` edges follow image contours via :mod:`segtool.engines.edge_snap`), ``pan``.

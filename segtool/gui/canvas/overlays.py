@@ -1,23 +1,73 @@
 """Mask overlays: one cached, bbox-cropped item per instance, and the tool's candidate mask.
 
-Each :class:`MaskOverlayItem` keeps a translucent ARGB ``QImage`` of its bbox crop and a ``QPainterPath``
-of its outline (traced once with ``cv2.findContours``), drawn with a cosmetic pen so outlines stay crisp
-(one screen pixel and more) at any zoom. Redrawing 200 of them is 200 cached image blits.
-Scene coordinates are image pixels.
+Each :class:`MaskOverlayItem` keeps an opaque ARGB ``QImage`` of its bbox crop (drawn with the view's
+global mask opacity) and a ``QPainterPath`` of its outline (traced once with ``cv2.findContours``), drawn
+with cosmetic pens so outlines stay crisp at any zoom. Redrawing 200 of them is 200 cached image blits.
+All the work is proportional to the crop, never to the image. Scene coordinates are image pixels.
+
+Three styles that cannot be mistaken for one another, each with a two-tone outline (a dark and a light
+line) that stays visible on white, black and grey objects:
+
+- ``committed``: class-colour fill, solid class-colour outline on a halo of the opposite lightness;
+- ``candidate`` (the pending mask of a tool): class-colour fill, white dashes on a black line;
+- ``proposal`` (pending automatic proposals): no class colour but a faint amber fill, amber dots on a black
+  line.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 BBox = tuple[int, int, int, int]
+STYLES = ("committed", "candidate", "proposal")
+DARK = QColor(0, 0, 0)
+LIGHT = QColor(255, 255, 255)
+PROPOSAL_COLOR = QColor(255, 191, 0)  # amber: no class colour, so never confused with a class
+
+
+@dataclass
+class ViewOptions:
+    """What the user chose to see; shared by every overlay of a canvas (read at paint time).
+
+    Attributes
+    ----------
+    mask_opacity : 0..1, the fill opacity of every mask (outlines stay opaque).
+    show_masks : False hides every committed mask and proposal (the candidate stays).
+    show_labels : class names drawn at the instances.
+    """
+
+    mask_opacity: float = 0.45
+    show_masks: bool = True
+    show_labels: bool = True
+
+
+def luminance(color: tuple[int, int, int]) -> float:
+    """Rec. 709 luma of an ``(r, g, b)`` colour, 0..255."""
+    r, g, b = color
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def halo_for(color: tuple[int, int, int]) -> QColor:
+    """The second tone of an outline in ``color``: black for light colours, white for dark ones."""
+    return DARK if luminance(color) >= 110 else LIGHT
 
 
 def mask_outline_path(crop: np.ndarray, x0: int, y0: int) -> QPainterPath:
@@ -30,17 +80,15 @@ def mask_outline_path(crop: np.ndarray, x0: int, y0: int) -> QPainterPath:
     up = cv2.copyMakeBorder(up, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     contours, _ = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     path = QPainterPath()
+    offset = np.array([x0 - 0.25, y0 - 0.25])  # back to image pixels, on pixel edges: (p - 1 + 0.5) / 2
     for contour in contours:
-        pts = contour.reshape(-1, 2).astype(np.float64)
-        pts = (pts - 1 + 0.5) / 2.0  # back to image pixels, on pixel edges
-        path.moveTo(QPointF(x0 + pts[0, 0], y0 + pts[0, 1]))
-        for x, y in pts[1:]:
-            path.lineTo(QPointF(x0 + x, y0 + y))
+        pts = (contour.reshape(-1, 2) / 2.0 + offset).tolist()
+        path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
         path.closeSubpath()
     return path
 
 
-def mask_fill_image(crop: np.ndarray, color: tuple[int, int, int], alpha: int) -> QImage:
+def mask_fill_image(crop: np.ndarray, color: tuple[int, int, int], alpha: int = 255) -> QImage:
     """ARGB32 premultiplied image of a bool ``(h, w)`` crop filled with ``color`` at ``alpha`` (0..255)."""
     h, w = crop.shape
     a = alpha / 255.0
@@ -50,28 +98,49 @@ def mask_fill_image(crop: np.ndarray, color: tuple[int, int, int], alpha: int) -
     return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
+def _pen(color: QColor, width: float, dashes: list[float] | None = None) -> QPen:
+    pen = QPen(color)
+    pen.setCosmetic(True)
+    pen.setWidthF(width)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    if dashes:
+        pen.setDashPattern(dashes)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+    return pen
+
+
 class MaskOverlayItem(QGraphicsItem):
-    """A bool mask crop drawn as translucent fill + outline.
+    """A bool mask crop drawn as fill + two-tone outline, in one of :data:`STYLES`.
 
     Parameters
     ----------
     crop : bool ``(h, w)`` mask inside ``bbox``.
     bbox : XYXY (exclusive) box of ``crop`` in image pixels.
-    color : ``(r, g, b)``.
-    dashed : candidate style (dashed outline, lighter fill).
+    color : ``(r, g, b)`` class colour.
+    style : one of :data:`STYLES`.
+    view : the canvas's :class:`ViewOptions` (opacity); a private default when ``None``.
+    dashed : old spelling of ``style="candidate"``.
     """
 
-    def __init__(self, crop: np.ndarray, bbox: BBox, color: tuple[int, int, int], *, dashed: bool = False,
-                 alpha: int = 135, parent: QGraphicsItem | None = None) -> None:
+    def __init__(self, crop: np.ndarray, bbox: BBox, color: tuple[int, int, int], *, style: str = "committed",
+                 view: ViewOptions | None = None, dashed: bool = False, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
-        self.crop, self.bbox, self.color, self.dashed = crop, bbox, color, dashed
-        self._alpha = alpha
-        self._fill = mask_fill_image(crop, color, alpha)
+        style = "candidate" if dashed and style == "committed" else style
+        if style not in STYLES:
+            raise ValueError(f"unknown overlay style {style!r}; one of {STYLES}")
+        self.crop, self.bbox, self.color, self.style = crop, bbox, tuple(color), style
+        self.view = view or ViewOptions()
+        self._fill = mask_fill_image(crop, PROPOSAL_COLOR.getRgb()[:3] if style == "proposal" else color)
         self._path = mask_outline_path(crop, bbox[0], bbox[1])
         self.highlighted = False
         self.selected = False
         self.on_painted: Callable[[float], None] | None = None
         self.setAcceptHoverEvents(False)
+
+    @property
+    def dashed(self) -> bool:
+        """True for the candidate and proposal styles (the outline is broken)."""
+        return self.style != "committed"
 
     def contains_pixel(self, x: int, y: int) -> bool:
         """True when image pixel ``(x, y)`` is inside the mask."""
@@ -95,33 +164,73 @@ class MaskOverlayItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         x0, y0, x1, y1 = self.bbox
+        target = QRectF(x0, y0, x1 - x0, y1 - y0)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        if self.highlighted:  # hover: the fill twice as strong
-            painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._fill)
-        painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._fill)
-        pen = QPen(QColor(*self.color))
-        pen.setCosmetic(True)
-        pen.setWidthF(3.0 if (self.highlighted or self.selected) else 2.0)
-        if self.dashed:
-            pen.setStyle(Qt.PenStyle.DashLine)
-            pen.setColor(QColor(255, 255, 255))
-        elif self.selected:
-            pen.setColor(QColor(255, 255, 255))
+        opacity = self.view.mask_opacity * (0.35 if self.style == "proposal" else 1.0)
+        if self.highlighted:  # hover: a stronger fill
+            opacity = min(1.0, opacity + 0.25)
+        painter.setOpacity(opacity)
+        painter.drawImage(target, self._fill)
+        painter.setOpacity(1.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
+        for pen in self._pens():
+            painter.setPen(pen)
+            painter.drawPath(self._path)
         if self.on_painted is not None:
             callback, self.on_painted = self.on_painted, None
             callback(time.perf_counter())
 
+    def _pens(self) -> list[QPen]:
+        """Bottom pen first: a wide line of one tone, a narrower one of the other on top."""
+        bold = 1.5 if (self.highlighted or self.selected) else 0.0
+        if self.style == "candidate":
+            return [_pen(DARK, 4.0 + bold), _pen(LIGHT, 2.0 + bold, [4.0, 3.0])]
+        if self.style == "proposal":
+            return [_pen(DARK, 4.0 + bold), _pen(PROPOSAL_COLOR, 2.0 + bold, [1.0, 1.5])]
+        core = LIGHT if self.selected else QColor(*self.color)
+        halo = DARK if self.selected else halo_for(self.color)
+        return [_pen(halo, 4.0 + bold), _pen(core, 2.0 + bold / 2)]
 
-def overlay_from_mask(mask: np.ndarray, color: tuple[int, int, int], **kw) -> MaskOverlayItem | None:
-    """Overlay item for a full bool ``(H, W)`` mask (``None`` when empty)."""
-    from segtool.core.masks import mask_bbox
 
-    bbox = mask_bbox(mask)
-    if bbox is None:
+class LabelTag(QGraphicsItem):
+    """A class name on a dark rounded box that keeps its screen size, just above an image point."""
+
+    def __init__(self, text: str, color: tuple[int, int, int], parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.text, self.color = text, tuple(color)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self._font = QFont()
+        self._font.setPointSizeF(9.0)
+        metrics = QFontMetricsF(self._font)
+        height = metrics.height() + 4  # drawn just above its anchor (the bbox corner): it never hides the outline
+        self._rect = QRectF(0, -height - 2, metrics.horizontalAdvance(text) + 10, height)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor(*self.color), 1.5))
+        painter.setBrush(QBrush(QColor(20, 20, 24, 215)))
+        painter.drawRoundedRect(self._rect, 3, 3)
+        painter.setFont(self._font)
+        painter.setPen(QPen(LIGHT))
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+def overlay_from_crop(crop: np.ndarray, offset: tuple[int, int], color: tuple[int, int, int],
+                      **kw) -> MaskOverlayItem | None:
+    """Overlay item for a bool ``(h, w)`` crop whose top-left pixel is ``offset`` ``(x0, y0)``; the crop is
+    tightened to its foreground first (``None`` when it has none). Work is proportional to the crop."""
+    if crop.size == 0:
         return None
-    x0, y0, x1, y1 = bbox
-    return MaskOverlayItem(np.ascontiguousarray(mask[y0:y1, x0:x1]), bbox, color, **kw)
+    rows = np.flatnonzero(crop.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(crop.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    x0, y0 = int(offset[0]) + c0, int(offset[1]) + r0
+    tight = np.ascontiguousarray(crop[r0:r1, c0:c1])
+    return MaskOverlayItem(tight, (x0, y0, x0 + (c1 - c0), y0 + (r1 - r0)), color, **kw)

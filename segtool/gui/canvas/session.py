@@ -44,6 +44,10 @@ class EditorSession(QObject):
     sam_state_changed = Signal(str)
     encode_progress = Signal(int, int)
     status_message = Signal(str)
+    #: name of the :class:`ToolOptions` field that changed (the options dock and the canvas follow)
+    options_changed = Signal(str)
+    #: masks the SAM model gives per prompt, once known (1 = single-mask model: nothing for Tab to cycle)
+    sam_outputs_known = Signal(int)
 
     def __init__(self, store: Any = None, *, sam_engine: Any = None, pools: WorkerPools | None = None,
                  parent: QObject | None = None) -> None:
@@ -56,6 +60,10 @@ class EditorSession(QObject):
         self.image: np.ndarray | None = None
         self.generation = 0
         self.current_class_id: int | None = None
+        #: image on which the user last picked the current class (the picker asks once per image)
+        self.class_picked_on: int | None = None
+        #: masks per prompt of the SAM model (None until known)
+        self.sam_outputs: int | None = None
         self.selected_ids: list[int] = []
         self.ops: DocumentOps | None = None
         self.sam_state = "none"
@@ -71,10 +79,14 @@ class EditorSession(QObject):
     def set_store(self, store: Any) -> None:
         """Use ``store`` (a ``ProjectStore``) for the documents of the images shown next."""
         self.store = store
+        self.class_picked_on = None
 
     def set_sam_engine(self, engine: Any) -> None:
         """Use ``engine`` for the SAM tools (``None`` disables them); re-encodes the current image."""
         self.sam_engine = engine
+        self.sam_outputs = getattr(engine, "mask_outputs", None)
+        if self.sam_outputs is not None:
+            self.sam_outputs_known.emit(int(self.sam_outputs))
         if self._encode_job is not None:
             self._encode_job.cancel()
             self._encode_job = None
@@ -100,10 +112,38 @@ class EditorSession(QObject):
         self._start_sam_encode()
         self.document_changed.emit([])
 
-    def set_current_class(self, class_id: int | None) -> None:
-        """Class given to the next committed mask."""
+    def clear_image(self, image_id: int) -> None:
+        """Show no pixels for image ``image_id`` (it cannot be read): nothing can be edited or committed."""
+        self.generation += 1
+        self.pools.interactive.clear()
+        self._cancel_encode()
+        if self.ops is not None:
+            self.ops.close()
+        self.image_id, self.image, self.ops = int(image_id), None, None
+        self._waiting.clear()
+        self.selected_ids = []
+        self.selection_changed.emit([])
+        self._set_sam_state("none")
+        self.document_changed.emit([])
+
+    def set_current_class(self, class_id: int | None, *, picked: bool = True) -> None:
+        """Class given to the next committed mask; ``picked``: the user chose it (on this image)."""
         self.current_class_id = class_id
+        if picked:
+            self.class_picked_on = self.image_id
         self.current_class_changed.emit(class_id)
+
+    def class_ready(self) -> bool:
+        """True when the user picked the current class on this image (no need to ask before a commit)."""
+        return self.class_picked_on is not None and self.class_picked_on == self.image_id
+
+    def set_option(self, name: str, value: Any) -> None:
+        """Change tool option ``name`` (a :class:`ToolOptions` field); emits :attr:`options_changed`."""
+        if not hasattr(self.options, name):
+            raise AttributeError(f"no tool option {name!r}")
+        if getattr(self.options, name) != value:
+            setattr(self.options, name, value)
+            self.options_changed.emit(name)
 
     def select(self, ids: Sequence[int]) -> None:
         """Replace the selection with ``ids`` (instance ids of the current image)."""
@@ -203,8 +243,11 @@ class EditorSession(QObject):
                 multimask: bool = False) -> None:
         """Run ``engine.predict`` off the GUI thread; ``on_result(candidates)`` gets fresh results only.
 
-        If the engine's context is not ready yet, the request waits for it (SAM's encoder).
+        If the engine's context is not ready yet, the request waits for it (SAM's encoder). Without
+        pixels (an image that cannot be read) nothing is asked.
         """
+        if self.image is None:
+            return
         ctx = self.context(name)
         if ctx is None:
             self._waiting[name] = [lambda c: self.predict(name, prompt, on_result, multimask=multimask)]
@@ -221,8 +264,11 @@ class EditorSession(QObject):
                 self.stale_results_dropped += 1
                 return
             if result.error:
-                self.status_message.emit(self.tr("{0}: {1}").format(name, result.error))
+                self.status_message.emit(self.tr("{0}: {1}").format(name, result.error.split(": ", 1)[-1]))
                 return
+            if name == SAM_KEY and multimask and self.sam_outputs is None and result.value:
+                self.sam_outputs = len(result.value)
+                self.sam_outputs_known.emit(self.sam_outputs)
             on_result(result.value)
 
         self.pools.interactive.request(name, image_id, generation, job, done)
@@ -242,6 +288,11 @@ class EditorSession(QObject):
         return self.pools.background.submit(kind, self.image_id, self.generation,
                                             lambda control: _Prepared(engine, engine.prepare(image)),
                                             self._on_prepared, priority=1)
+
+    def _cancel_encode(self) -> None:
+        if self._encode_job is not None:
+            self._encode_job.cancel()
+            self._encode_job = None
 
     def _start_sam_encode(self) -> None:
         job = self._encode_job

@@ -76,6 +76,13 @@ class TiledImageItem(QGraphicsItem):
         self._preview = QPixmap.fromImage(rgb_to_qimage(preview))
         self.update()
 
+    def clear(self) -> None:
+        """Show nothing (an image that cannot be read)."""
+        self.prepareGeometryChange()
+        self._rgb, self._preview, self._size = None, None, (0, 0)
+        self._tiles.clear()
+        self.update()
+
     def is_preview_only(self) -> bool:
         """True while only a preview is shown (the full pixels are still loading)."""
         return self._rgb is None and self._preview is not None

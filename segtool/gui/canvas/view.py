@@ -5,25 +5,33 @@ Scene coordinates are image pixels (x right, y down). See the package docstring 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
-from segtool.core.masks import decode_rle
+from segtool.engines.base import Candidate
+from segtool.gui import shortcuts
 from segtool.gui.canvas import TOOL_NAMES
-from segtool.gui.canvas.overlays import MaskOverlayItem, overlay_from_mask
+from segtool.gui.canvas.navigation import ZoomPanMixin
+from segtool.gui.canvas.overlay_layer import NO_CLASS_COLOR, PALETTE, InstanceOverlays
+from segtool.gui.canvas.overlays import MaskOverlayItem, ViewOptions, overlay_from_crop
+from segtool.gui.canvas.placeholder import PlaceholderItem
 from segtool.gui.canvas.session import EditorSession
 from segtool.gui.canvas.tiles import TiledImageItem
 from segtool.gui.canvas.tools import create_tool
 from segtool.gui.canvas.tools.base import Tool
 
-PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
-CANDIDATE_COLOR = (255, 255, 255)
+__all__ = ["AnnotationCanvas", "PALETTE"]
+
+#: ``picker(global_pos, done)``: ask the user for a class; ``done(True)`` once one is current, else ``done(False)``
+ClassPickerHook = Callable[[QPoint, Callable[[bool], None]], None]
 
 
-class AnnotationCanvas(QGraphicsView):
+class AnnotationCanvas(ZoomPanMixin, QGraphicsView):
     """Image + per-instance overlays + the current tool; zoom to cursor, pan, fit, hover highlight."""
 
     instance_hovered = Signal(int)
@@ -33,6 +41,10 @@ class AnnotationCanvas(QGraphicsView):
     mask_committed = Signal(int)
     status_message = Signal(str)
     tool_changed = Signal(str)
+    #: screen pixels per image pixel, after every zoom, fit or resize
+    zoom_changed = Signal(float)
+    #: the tool has (True) or no longer has (False) something pending: a prompt, a candidate, vertices
+    pending_changed = Signal(bool)
 
     def __init__(self, session: EditorSession | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,17 +60,28 @@ class AnnotationCanvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._image_item = TiledImageItem()
         self.scene().addItem(self._image_item)
-        self._overlays: dict[int, MaskOverlayItem] = {}
+        self.view_options = ViewOptions()
+        self.overlays = InstanceOverlays(self.scene(), self.session, self.view_options)
         self._candidate: MaskOverlayItem | None = None
+        self._candidate_source: Candidate | None = None
+        self._placeholder: PlaceholderItem | None = None
         self._hovered = -1
         self._space = False
         self._pan_from: QPoint | None = None
+        self._last_mouse = QPoint(-1, -1)
+        self._fit_mode = True
+        self._pending = False
+        self._suspended: dict[int, tuple[str, Any]] = {}
+        self.editable = True
+        #: set by the main window: asks for a class before a new instance is committed
+        self.class_picker: ClassPickerHook | None = None
         self.image_id = -1
         #: image shown as a preview only (its full pixels are loading), -1 for none
         self.preview_id = -1
         self._tool: Tool = create_tool("pan", self)
         self.session.document_changed.connect(self._on_session_document_changed)
         self.session.selection_changed.connect(self._on_session_selection_changed)
+        self.session.current_class_changed.connect(self._on_session_current_class_changed)
         self.session.status_message.connect(self.status_message)
 
     # ------------------------------------------------------------ content
@@ -67,30 +90,62 @@ class AnnotationCanvas(QGraphicsView):
         """Show RGB uint8 ``(H, W, 3)`` image ``image_id`` (with its document) and fit it to the window.
 
         ``preview``: ``(rgb[::step, ::step] contiguous, step)`` made off the GUI thread, if available.
+        A candidate left pending on this image earlier comes back with its tool.
         """
-        self._tool.deactivate()
+        self._leave_image(int(image_id))
         self.image_id = int(image_id)
         keep_view, self.preview_id = self.preview_id == self.image_id, -1
+        self._set_placeholder(None)
         self._image_item.set_image(rgb, preview)
         h, w = rgb.shape[:2]
         self.scene().setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))
         self.session.set_image(image_id, rgb, document, history)
         if not keep_view:  # the user may already have zoomed into the preview
             self.fit_to_window()
+        self._resume(self.image_id)
 
     def show_preview(self, image_id: int, preview: np.ndarray, size: tuple[int, int]) -> None:
         """Show uint8 ``(h, w, 3)`` ``preview`` of image ``image_id`` (full size ``(H, W)``) while its pixels
         load: the view fits it and pans/zooms, tools and overlays wait for :meth:`show_image`."""
-        self._tool.deactivate()
-        self.set_candidate(None)
-        for item in self._overlays.values():
-            self.scene().removeItem(item)
-        self._overlays.clear()
+        self._leave_image(int(image_id))
+        self.overlays.clear()
+        self._set_placeholder(None)
         self.preview_id = int(image_id)
         self._image_item.set_preview_only(preview, size)
         h, w = size
         self.scene().setSceneRect(QRectF(-w, -h, 3 * w, 3 * h))
         self.fit_to_window()
+
+    def show_placeholder(self, image_id: int, text: str) -> None:
+        """Image ``image_id`` cannot be shown: ``text`` (e.g. "cannot open NAME: reason") replaces it, and
+        nothing can be edited until another image is shown."""
+        self._leave_image(int(image_id))
+        self.image_id, self.preview_id = int(image_id), -1
+        self.overlays.clear()
+        self._image_item.clear()
+        self.session.clear_image(image_id)
+        self._set_placeholder(text)
+        self.resetTransform()
+        rect = self._placeholder.boundingRect()
+        self.scene().setSceneRect(rect.adjusted(-400, -300, 400, 300))
+        self.centerOn(rect.center())
+        self.zoom_changed.emit(self.zoom())
+
+    def _set_placeholder(self, text: str | None) -> None:
+        if self._placeholder is not None:
+            self.scene().removeItem(self._placeholder)
+            self._placeholder = None
+        if text is not None:
+            self._placeholder = PlaceholderItem(text)
+            self.scene().addItem(self._placeholder)
+
+    def placeholder_text(self) -> str | None:
+        """The text shown instead of an unreadable image (on one line), or ``None``."""
+        return None if self._placeholder is None else self._placeholder.one_line()
+
+    def has_pixels(self) -> bool:
+        """True when an image's full pixels are shown (not a preview, not a placeholder)."""
+        return self.session.image is not None and not self.is_loading() and self._placeholder is None
 
     def is_loading(self) -> bool:
         """True while only a preview is shown (tools are inactive until the full pixels arrive)."""
@@ -111,21 +166,58 @@ class AnnotationCanvas(QGraphicsView):
 
     def overlay_items(self) -> dict[int, MaskOverlayItem]:
         """Instance id -> its overlay item (read-only use)."""
-        return dict(self._overlays)
+        return dict(self.overlays.items)
 
     def candidate_item(self) -> MaskOverlayItem | None:
         return self._candidate
+
+    # ----------------------------------------------------- image switching
+    def _leave_image(self, new_id: int) -> None:
+        """Keep what the tool has pending on the image being left (it comes back with the image)."""
+        if self.image_id >= 0 and self.image_id != new_id and self.image_id not in self._suspended:
+            state = self._tool.suspend()
+            if state is not None:
+                self._suspended[self.image_id] = (self._tool.name, state)
+                self.status_message.emit(self.tr("the pending candidate stays with the image you left; "
+                                                 "go back to accept it"))
+        self._tool.deactivate()
+        self.set_candidate(None)
+        self._update_pending()
+
+    def _resume(self, image_id: int) -> None:
+        kept = self._suspended.pop(image_id, None)
+        if kept is None or not self.editable:
+            return
+        name, state = kept
+        if name != self._tool.name:
+            self.set_tool(name)
+        self._tool.resume(state)
+        self._update_pending()
+
+    def suspended_images(self) -> list[int]:
+        """Images that hold a pending candidate kept for later."""
+        return list(self._suspended)
 
     # --------------------------------------------------------------- tools
     def set_tool(self, name: str) -> None:
         """Make ``name`` (one of :data:`~segtool.gui.canvas.TOOL_NAMES`) the current tool."""
         if name not in TOOL_NAMES:
             raise ValueError(f"unknown tool {name!r}; choose one of: {', '.join(TOOL_NAMES)}")
+        if not self.editable and name != "pan":
+            self.status_message.emit(self.tr("read-only: the project is open in another segtool"))
+            return
         self._tool.deactivate()
         self._tool = create_tool(name, self)
         self.viewport().setCursor(self._tool.cursor)
         self._tool.activate()
+        self._update_pending()
         self.tool_changed.emit(name)
+
+    def set_editable(self, on: bool) -> None:
+        """Read-only (``on`` false): only the pan tool, nothing can be committed."""
+        self.editable = bool(on)
+        if not on and self._tool.name != "pan":
+            self.set_tool("pan")
 
     def tool(self) -> Tool:
         return self._tool
@@ -133,62 +225,121 @@ class AnnotationCanvas(QGraphicsView):
     def tool_name(self) -> str:
         return self._tool.name
 
-    def set_candidate(self, mask: np.ndarray | None) -> None:
-        """Show bool ``(H, W)`` ``mask`` as the candidate (dashed, translucent), or remove it (``None``)."""
+    def has_pending(self) -> bool:
+        """True when the tool holds a prompt, candidate or vertices not yet committed."""
+        return self._tool.has_pending()
+
+    def _update_pending(self) -> None:
+        pending = self.has_pending()
+        if pending != self._pending:
+            self._pending = pending
+            self.pending_changed.emit(pending)
+
+    def tool_key(self, key: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> bool:
+        """Give the tool ``key`` (the window's Enter / Alt+Enter / Esc actions); True if it used it."""
+        used = self.has_pixels() and self._tool.key(key, modifiers)
+        self._update_pending()
+        return used
+
+    def step_back(self) -> bool:
+        """Remove the last click, box or scribble of what is pending and re-predict; False if nothing is."""
+        done = self._tool.step_back()
+        self._update_pending()
+        return done
+
+    def cycle_candidate(self) -> bool:
+        """Show the next candidate (Tab); says why not in the status bar when there is no other one."""
+        if self._tool.next_candidate():
+            return True
+        if self.has_pending():
+            single = self.session.sam_outputs == 1 and self._tool.engine_name == "sam"
+            self.status_message.emit(self.tr("this SAM model gives a single mask per prompt: nothing to cycle")
+                                     if single else self.tr("only one candidate for this prompt"))
+        return False
+
+    def set_candidate(self, candidate: Candidate | None) -> None:
+        """Show ``candidate`` (its crop at its offset) in the current class colour, candidate style, or
+        remove it (``None``). Cost is proportional to the crop, not to the image."""
         if self._candidate is not None:
             self.scene().removeItem(self._candidate)
             self._candidate = None
-        if mask is not None:
-            item = overlay_from_mask(mask, CANDIDATE_COLOR, dashed=True, alpha=110)
+        self._candidate_source = candidate
+        if candidate is not None:
+            item = overlay_from_crop(candidate.crop, candidate.offset, self.candidate_color(),
+                                     style="candidate", view=self.view_options)
             if item is not None:
                 item.setZValue(5e5)
                 item.on_painted = self.candidate_painted.emit
                 self.scene().addItem(item)
                 self._candidate = item
         self.candidate_changed.emit()
+        self._update_pending()
+
+    def candidate_color(self) -> tuple[int, int, int]:
+        """The current class's colour (a neutral grey before a class is chosen)."""
+        cid = self.session.current_class_id
+        return NO_CLASS_COLOR if cid is None else self.overlays.class_color(cid)
+
+    def with_class(self, commit: Callable[[], Any], cancelled: Callable[[], None] | None = None) -> Any:
+        """Run ``commit`` (which adds instances of the current class) once a class is chosen for this
+        image: at once when the user already picked one here, else after the class picker at the cursor
+        (Esc there calls ``cancelled``). Returns ``commit()``'s value when it ran at once, else ``None``."""
+        if self.class_picker is None or self.session.class_ready():
+            return commit()
+
+        def done(chosen: bool) -> None:
+            if chosen:
+                commit()
+            else:
+                self.status_message.emit(self.tr("nothing added: no class chosen"))
+                if cancelled is not None:
+                    cancelled()
+            self._update_pending()
+
+        self.class_picker(self.cursor_global_pos(), done)
+        return None
+
+    def cursor_global_pos(self) -> QPoint:
+        """Where the mouse last was over the canvas (global), else the canvas centre."""
+        local = self._last_mouse if self.viewport().rect().contains(self._last_mouse) else \
+            self.viewport().rect().center()
+        return self.viewport().mapToGlobal(local)
 
     # ------------------------------------------------------------ overlays
     def class_color(self, class_id: int | None) -> tuple[int, int, int]:
         """Colour of a label class (from the store when it has one), else a palette colour."""
-        store = self.session.store
-        if store is not None and class_id is not None:
-            try:
-                for cls in store.classes():
-                    if cls.id == class_id:
-                        return tuple(cls.color)
-            except Exception:  # a store without classes yet
-                pass
-        return PALETTE[(class_id or 0) % len(PALETTE)]
+        return self.overlays.class_color(class_id)
 
     def refresh_overlays(self, ids: list[int] | None = None) -> None:
         """Rebuild the overlays of ``ids`` (all when ``None`` or empty) from the session's instances."""
-        instances = {inst.id: inst for inst in self.session.instances()}
-        targets = set(self._overlays) | set(instances) if not ids else set(ids)
-        for iid in targets:
-            old = self._overlays.pop(iid, None)
-            if old is not None:
-                self.scene().removeItem(old)
-            inst = instances.get(iid)
-            if inst is None or inst.area == 0 or inst.attributes.get("hidden"):
-                continue
-            x0, y0, x1, y1 = inst.bbox
-            crop = np.ascontiguousarray(decode_rle(inst.rle)[y0:y1, x0:x1])
-            item = MaskOverlayItem(crop, tuple(inst.bbox), self.class_color(inst.class_id),
-                                   dashed=inst.state == "pending")
-            item.setZValue(1 + inst.z)
-            item.set_selected(iid in self.session.selected_ids)
-            self.scene().addItem(item)
-            self._overlays[iid] = item
+        if not ids:
+            self.overlays.invalidate_classes()
+        self.overlays.refresh(ids)
         self._hovered = -1
+        if not ids and self._candidate_source is not None:  # class colours may have changed
+            self.set_candidate(self._candidate_source)
+
+    def set_hidden(self, ids: set[int] | list[int]) -> None:
+        """Hide the overlays of these instance ids (the instances dock's visibility)."""
+        self.overlays.set_hidden(set(ids))
+
+    def set_view(self, *, opacity: float | None = None, show_masks: bool | None = None,
+                 show_labels: bool | None = None) -> None:
+        """Global mask opacity (0..1), all masks shown or hidden, class names shown or hidden."""
+        if opacity is not None:
+            self.view_options.mask_opacity = float(min(1.0, max(0.0, opacity)))
+        if show_masks is not None:
+            self.view_options.show_masks = bool(show_masks)
+        if show_labels is not None:
+            self.view_options.show_labels = bool(show_labels)
+        self.overlays.apply_view()
+        if self._candidate is not None:
+            self._candidate.update()
+        self.viewport().update()
 
     def instance_at(self, pos: QPointF) -> int:
         """Id of the topmost instance covering image point ``pos``, or -1."""
-        x, y = int(pos.x()), int(pos.y())
-        best, best_z = -1, -1e18
-        for iid, item in self._overlays.items():
-            if item.isVisible() and item.zValue() > best_z and item.contains_pixel(x, y):
-                best, best_z = iid, item.zValue()
-        return best
+        return self.overlays.instance_at(pos)
 
     def select_at(self, pos: QPointF, add: bool = False) -> None:
         """Select the instance under ``pos`` (toggle it into the selection with ``add``)."""
@@ -203,62 +354,37 @@ class AnnotationCanvas(QGraphicsView):
         self.refresh_overlays(list(ids))
 
     def _on_session_selection_changed(self, ids: list) -> None:
-        for iid, item in self._overlays.items():
+        for iid, item in self.overlays.items.items():
             item.set_selected(iid in ids)
         self.selection_changed.emit(list(ids))
+
+    def _on_session_current_class_changed(self, _class_id: object) -> None:
+        if self._candidate_source is not None:
+            self.set_candidate(self._candidate_source)  # the candidate takes the new class colour
 
     def _set_hovered(self, iid: int) -> None:
         if iid == self._hovered:
             return
-        old = self._overlays.get(self._hovered)
+        old = self.overlays.items.get(self._hovered)
         if old is not None:
             old.set_highlighted(False)
-        new = self._overlays.get(iid)
+        new = self.overlays.items.get(iid)
         if new is not None:
             new.set_highlighted(True)
         self._hovered = iid
         self.instance_hovered.emit(iid)
 
-    # ---------------------------------------------------------- navigation
-    def fit_to_window(self) -> None:
-        """Show the whole image, centred."""
-        h, w = self.image_size()
-        if h and w:
-            self.resetTransform()
-            self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
-
-    def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return self.transform().m11()
-
-    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom by ``factor`` keeping the image point under viewport position ``anchor`` fixed."""
-        factor = max(1e-3 / self.zoom(), min(factor, 64.0 / self.zoom()))
-        at = (anchor or QPointF(self.viewport().rect().center())).toPoint()
-        before = self.mapToScene(at)
-        self.scale(factor, factor)
-        after = self.mapToScene(at)
-        center = self.mapToScene(self.viewport().rect().center())
-        self.centerOn(center - (after - before))
-
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
-        self.zoom_by(1.0015 ** event.angleDelta().y(), event.position())
-        event.accept()
-
-    def _pan_by(self, delta: QPoint) -> None:
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
-
     # ------------------------------------------------------------- events
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         button = event.button()
+        self._last_mouse = event.position().toPoint()
         if button == Qt.MouseButton.MiddleButton or (self._space and button == Qt.MouseButton.LeftButton) or (
                 self._tool.name == "pan" and button == Qt.MouseButton.LeftButton and self._pan_start_ok(event)):
             self._pan_from = event.position().toPoint()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
-        if self.is_loading():  # only pan and zoom until the full pixels are there
+        if not self.has_pixels():  # a preview or a placeholder: only pan and zoom
             event.accept()
             return
         pos = self.mapToScene(event.position().toPoint())
@@ -269,6 +395,7 @@ class AnnotationCanvas(QGraphicsView):
         elif not self._tool.press(pos, button, event.modifiers()):
             super().mousePressEvent(event)
             return
+        self._update_pending()
         event.accept()
 
     def _pan_start_ok(self, event: QMouseEvent) -> bool:
@@ -276,13 +403,14 @@ class AnnotationCanvas(QGraphicsView):
         return self.instance_at(self.mapToScene(event.position().toPoint())) < 0
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        self._last_mouse = event.position().toPoint()
         if self._pan_from is not None:
             now = event.position().toPoint()
             self._pan_by(now - self._pan_from)
             self._pan_from = now
             event.accept()
             return
-        if self.is_loading():
+        if not self.has_pixels():
             return
         pos = self.mapToScene(event.position().toPoint())
         self._set_hovered(self.instance_at(pos))
@@ -295,24 +423,33 @@ class AnnotationCanvas(QGraphicsView):
             self.viewport().setCursor(self._tool.cursor)
             event.accept()
             return
-        if self.is_loading():
+        if not self.has_pixels():
             return
         pos = self.mapToScene(event.position().toPoint())
         if not self._tool.release(QPointF(pos), event.button(), event.modifiers()):
             super().mouseReleaseEvent(event)
+        self._update_pending()
+
+    def leaveEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self._tool.leave()
+        super().leaveEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        key, mods = event.key(), event.modifiers()
+        """Keys that reach the canvas itself (in the window, its actions take the same keys first)."""
+        key = event.key()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-        elif not self.is_loading() and self._tool.key(key, mods):
-            pass
-        elif key == Qt.Key.Key_F:
+        elif self.has_pixels() and self._tool.key(key, event.modifiers()):
+            self._update_pending()
+        elif shortcuts.matches(event, "undo") or shortcuts.matches(event, "back"):
+            if not self.step_back() and shortcuts.matches(event, "undo"):
+                self.session.undo()
+        elif shortcuts.matches(event, "redo"):
+            self.session.redo()
+        elif shortcuts.matches(event, "fit"):
             self.fit_to_window()
-        elif key in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self._change_brush(-1 if key == Qt.Key.Key_BracketLeft else 1)
-        elif key == Qt.Key.Key_Z and mods & Qt.KeyboardModifier.ControlModifier:
-            (self.session.redo if mods & Qt.KeyboardModifier.ShiftModifier else self.session.undo)()
+        elif shortcuts.matches(event, "brush_smaller") or shortcuts.matches(event, "brush_bigger"):
+            self.change_brush(-1 if shortcuts.matches(event, "brush_smaller") else 1)
         else:
             super().keyPressEvent(event)
             return
@@ -324,14 +461,14 @@ class AnnotationCanvas(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 (Qt API) - Tab cycles candidates
-        return False
+        if self.has_pending():
+            self.cycle_candidate()
+            return True
+        return super().focusNextPrevChild(next)
 
-    def _change_brush(self, direction: int) -> None:
-        opts = self.session.options
-        r = opts.brush_radius
+    def change_brush(self, direction: int) -> None:
+        """``[`` / ``]``: the brush radius one step (25 %) down or up; the options dock follows."""
+        r = self.session.options.brush_radius
         step = max(1, round(r * 0.25))
-        opts.brush_radius = int(max(1, min(500, r + step if direction > 0 else r - step)))
-        self.status_message.emit(self.tr("brush radius {0} px").format(opts.brush_radius))
-
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt API)
-        super().drawForeground(painter, rect)
+        self.session.set_option("brush_radius", int(max(1, min(500, r + step if direction > 0 else r - step))))
+        self.status_message.emit(self.tr("brush radius {0} px").format(self.session.options.brush_radius))

@@ -3,6 +3,8 @@
 The job runs in the window's background pool (:class:`segtool.gui.workers.BackgroundPool`) on its own
 read-only connection to the project (SQLite readers take no lock and see the last committed state), so
 the window stays responsive and may keep annotating while it runs. Cancel stops it between images.
+Accepted instances without a class are never dropped silently: they are skipped and counted ("N
+unlabelled instances skipped"), or exported under a class the user names in the dialog.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ class ExportCancelled(SegtoolError):
     """The user cancelled the export."""
 
 
-def run_export(project_file: Path, out: Path, fmt: str, segmentation: str, control: Any) -> Any:
+def run_export(project_file: Path, out: Path, fmt: str, segmentation: str, control: Any,
+               unlabelled: str | None = None) -> Any:
     """Export ``project_file`` to ``out`` as ``fmt`` (worker thread); reports progress per image.
+    ``unlabelled``: the class name instances without a class are exported under (``None``: skipped).
 
     Returns the ``ExportReport`` of :func:`segtool.services.formats.export_project`.
     """
@@ -52,7 +56,8 @@ def run_export(project_file: Path, out: Path, fmt: str, segmentation: str, contr
         control.progress(0, total)
         target = out / "annotations.json" if fmt == "coco" else out
         # The user chose the folder: an earlier segtool export there is replaced (never other files).
-        return export_project(store, target, fmt, segmentation=segmentation, progress=progress, overwrite=True)
+        return export_project(store, target, fmt, segmentation=segmentation, progress=progress, overwrite=True,
+                              unlabelled=unlabelled)
 
 
 class ExportDialog(QDialog):
@@ -72,6 +77,13 @@ class ExportDialog(QDialog):
         self.segmentation_combo = QComboBox(self)
         self.segmentation_combo.addItems(["rle", "polygon", "auto"])
         self.segmentation_combo.setToolTip(self.tr("COCO only: RLE keeps holes; auto writes polygons where a mask has none"))
+        self.unlabelled_combo = QComboBox(self)
+        self.unlabelled_combo.setEditable(True)
+        self.unlabelled_combo.addItem(self.tr("skip them (and count them)"), None)
+        for cls in store.classes():
+            self.unlabelled_combo.addItem(cls.name, cls.name)
+        self.unlabelled_combo.setToolTip(self.tr("Accepted instances without a class: skip them (the result "
+                                                 "says how many), or pick or type a class to export them under"))
         self.out_edit = QLineEdit(str(Path(store.root) / "export"), self)
         browse = QPushButton(self.tr("Folder…"), self)
         browse.clicked.connect(self._on_browse_clicked)
@@ -80,6 +92,7 @@ class ExportDialog(QDialog):
         row.addWidget(browse)
         form.addRow(self.tr("Format"), self.format_combo)
         form.addRow(self.tr("Segmentation"), self.segmentation_combo)
+        form.addRow(self.tr("Instances without a class"), self.unlabelled_combo)
         form.addRow(self.tr("Output folder"), row)
         self.progress = QProgressBar(self)
         self.progress.setValue(0)
@@ -111,9 +124,17 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.cancel_button.setText(self.tr("Cancel"))
         self.result_label.setText(self.tr("exporting…"))
-        project = Path(self.store.path)
-        self.job = self.pool.submit("export", -1, 0, lambda control: run_export(project, out, fmt, seg, control),
+        project, unlabelled = Path(self.store.path), self.unlabelled_choice()
+        self.job = self.pool.submit("export", -1, 0,
+                                    lambda control: run_export(project, out, fmt, seg, control, unlabelled),
                                     self._on_job_finished)
+
+    def unlabelled_choice(self) -> str | None:
+        """``None`` (skip and count instances without a class) or the class name to export them under."""
+        index = self.unlabelled_combo.currentIndex()
+        if index >= 0 and self.unlabelled_combo.itemText(index) == self.unlabelled_combo.currentText():
+            return self.unlabelled_combo.itemData(index)
+        return self.unlabelled_combo.currentText().strip() or None
 
     def running(self) -> bool:
         return self.job is not None
@@ -133,8 +154,19 @@ class ExportDialog(QDialog):
             return
         self.report = result.value
         self.progress.setValue(self.progress.maximum())
-        self.result_label.setText(self.tr("Exported {0} images, {1} annotations to {2}").format(
-            self.report.images, self.report.annotations, self.out_edit.text()))
+        self.result_label.setText(self.summary(self.report))
+
+    def summary(self, report: Any) -> str:
+        """What was written and what was left out (the ``ExportReport`` counts, in the dialog's words)."""
+        text = self.tr("Exported {0} images, {1} annotations to {2}.").format(
+            report.images, report.annotations, self.out_edit.text())
+        if report.unlabelled_skipped:
+            text += " " + self.tr("{0} unlabelled instances skipped: give them a class, or choose one under "
+                                  "\"Instances without a class\".").format(report.unlabelled_skipped)
+        if report.unlabelled_exported:
+            text += " " + self.tr("{0} unlabelled instances exported as \"{1}\".").format(
+                report.unlabelled_exported, self.unlabelled_choice())
+        return text
 
     def _on_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), self.out_edit.text())

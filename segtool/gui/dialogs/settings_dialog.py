@@ -1,7 +1,12 @@
-"""The settings dialog: which SAM model, on which device."""
+"""The settings dialog: which SAM model, on which device.
+
+The line under the choices says what is true now: which models are installed and which one "(first
+installed)" means, or, when there is none, how to get one.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -10,12 +15,11 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QWidget,
 )
 
-from segtool.gui.app import MODEL_HINT, _installed_models
+from segtool.gui.sam_models import MODEL_HINT, installed_models
 from segtool.gui.settings import DEVICES, AppSettings
 
 
@@ -27,10 +31,13 @@ class SettingsDialog(QDialog):
         self.setWindowTitle(self.tr("Settings"))
         self.settings = settings
         form = QFormLayout(self)
+        installed = installed_models()
         self.model_combo = QComboBox(self)
         self.model_combo.setEditable(True)
-        self.model_combo.addItem(self.tr("(first installed)"), "")
-        for name, path in _installed_models():
+        first = self.tr("(first installed: {0})").format(installed[0][0]) if installed else self.tr(
+            "(first installed)")
+        self.model_combo.addItem(first, "")
+        for name, path in installed:
             self.model_combo.addItem(f"{name}  ({path})", name)
         self.model_combo.addItem(self.tr("none (classical tools only)"), "none")
         current = settings.model
@@ -49,14 +56,20 @@ class SettingsDialog(QDialog):
         self.device_combo.addItems(list(DEVICES))
         self.device_combo.setCurrentText(settings.device)
         form.addRow(self.tr("Device"), self.device_combo)
-        hint = QLabel(MODEL_HINT, self)
-        hint.setWordWrap(True)
-        form.addRow(hint)
-        self.path_edit = QLineEdit(self)
+        self.hint = QLabel(self._hint_text(installed), self)
+        self.hint.setWordWrap(True)
+        form.addRow(self.hint)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _hint_text(self, installed: list) -> str:
+        if not installed:
+            return QCoreApplication.translate("segtool", MODEL_HINT)
+        names = ", ".join(name for name, _ in installed)
+        return self.tr("Installed SAM models: {0}. Pick one, a folder with encoder.onnx + decoder.onnx, or a "
+                       ".pt checkpoint; Help > Get a model… adds more.").format(names)
 
     def model_value(self) -> str:
         """The chosen model: "" (first installed), "none", a model name or a path."""

@@ -72,11 +72,17 @@ class ClassesPanel(QDockWidget):
         self.list.currentRowChanged.connect(self._on_list_row_changed)
 
     def set_store(self, store: Any) -> None:
-        """Show the classes of ``store`` (a ``ProjectStore``) and pick the first one."""
+        """Show the classes of ``store`` (a ``ProjectStore``) and highlight the first one (without emitting
+        :attr:`class_chosen`: the user has not chosen it)."""
         self.store = store
         self.reload()
         if self._classes:
-            self.choose_index(0)
+            self.choose_id(self._classes[0].id, emit=False)
+
+    def set_editable(self, on: bool) -> None:
+        """Read-only projects: no adding, renaming or recolouring."""
+        for button in (self.add_button, self.rename_button, self.color_button):
+            button.setEnabled(bool(on))
 
     def reload(self) -> None:
         """Re-read the classes from the store, keeping the current choice."""

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from segtool.core.document import IMAGE_STATUSES, ImageRecord
-from segtool.gui.panels.thumbnails import THUMB_SIDE, Thumbnailer
+from segtool.gui.panels.thumbnails import THUMB_SIDE, Thumbnailer, blank_icon, broken_icon
 
 #: Colour of each review status in the list.
 STATUS_COLORS = {"todo": "#9aa0a6", "in-progress": "#f2a900", "done": "#34a853"}
@@ -88,8 +88,9 @@ class ImageListPanel(QDockWidget):
         """Show ``records`` (in the given order); keeps the current image highlighted if still present."""
         self._records = list(records)
         self.list.clear()
+        blank = blank_icon()
         for rec in self._records:
-            item = QListWidgetItem()
+            item = QListWidgetItem(blank, "")
             item.setData(_ID_ROLE, rec.id)
             self._style_item(item, rec)
             self.list.addItem(item)
@@ -110,6 +111,15 @@ class ImageListPanel(QDockWidget):
                 rec.status = status
                 self._style_item(self.list.item(i), rec)
         self._update_summary()
+
+    def mark_unreadable(self, image_id: int, reason: str) -> None:
+        """The file of ``image_id`` cannot be read: a broken-image icon (same size) and the reason as tooltip;
+        its status and the other rows stay as they are."""
+        row = self.position(image_id)
+        if row >= 0:
+            item = self.list.item(row)
+            item.setIcon(broken_icon())
+            item.setToolTip(reason)
 
     def records(self) -> list[ImageRecord]:
         """All images, in list order."""

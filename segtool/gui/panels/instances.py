@@ -1,9 +1,10 @@
 """The instances dock: every mask of the current image with its class, colour, visibility and z-order.
 
-Buttons act on the selected rows: move up / down in z-order, delete, merge, relabel to the current
-class. Each of them builds a core command (:mod:`segtool.core.commands`) and pushes it through the
-editor session, so it is undoable and durable like a canvas edit. Visibility is a view setting (not
-stored in the project): hidden ids are handed to the canvas.
+Buttons act on the selected rows: move up / down in z-order, delete, merge, relabel (a class picker,
+also on a double-click on the class cell). Each of them builds a core command
+(:mod:`segtool.core.commands`) and pushes it through the editor session, so it is undoable and durable
+like a canvas edit. The state column says which instances are pending proposals. Visibility is a view
+setting (not stored in the project): hidden ids are handed to the canvas.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
     QGridLayout,
+    QHeaderView,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -29,6 +32,9 @@ from segtool.gui.panels.classes import color_icon
 
 _ID_ROLE = Qt.ItemDataRole.UserRole
 _GREY = (128, 128, 128)
+#: columns of the tree
+COLUMNS = ("#", "class", "state", "area", "source")
+CLASS_COLUMN, STATE_COLUMN = 1, 2
 
 
 class InstancesPanel(QDockWidget):
@@ -38,30 +44,36 @@ class InstancesPanel(QDockWidget):
     ----------
     session : the canvas ``EditorSession`` (instances, selection, ``push`` of commands).
     class_lookup : ``class_id -> LabelClass | None`` (names and colours).
-    current_class : ``() -> class id`` used by *Relabel*.
 
     Signals
     -------
     visibility_changed(list) : ids of the instances now hidden.
+    relabel_requested(list, QPoint) : the user wants to pick a class for instance ids (global position).
     """
 
     visibility_changed = Signal(list)
+    relabel_requested = Signal(list, QPoint)
 
     def __init__(self, session: Any, class_lookup: Callable[[int | None], LabelClass | None],
-                 current_class: Callable[[], int | None], parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(self.tr("Instances"), parent)
         self.setObjectName("InstancesPanel")
         self.session = session
         self._class_lookup = class_lookup
-        self._current_class = current_class
         self.hidden: set[int] = set()
         self._syncing = False
+        self._editable = True
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         self.tree = QTreeWidget(body)
-        self.tree.setHeaderLabels(["#", self.tr("class"), self.tr("area"), self.tr("source")])
+        self.tree.setHeaderLabels(["#", self.tr("class"), self.tr("state"), self.tr("area"), self.tr("source")])
         self.tree.setRootIsDecorated(False)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        for column in range(len(COLUMNS)):  # every column fits its text; the source takes what is left
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == len(COLUMNS) - 1
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         layout.addWidget(self.tree, 1)
         grid = QGridLayout()
@@ -69,7 +81,8 @@ class InstancesPanel(QDockWidget):
         for k, (key, label, tip) in enumerate([
             ("up", self.tr("Up"), self.tr("Bring forward (z-order)")),
             ("down", self.tr("Down"), self.tr("Send backward (z-order)")),
-            ("relabel", self.tr("Relabel"), self.tr("Give the selected instances the current class")),
+            ("relabel", self.tr("Relabel…"), self.tr("Pick a class for the selected instances (Ctrl+L, or "
+                                                     "double-click the class)")),
             ("merge", self.tr("Merge"), self.tr("Merge the selected instances into one")),
             ("delete", self.tr("Delete"), self.tr("Delete the selected instances (Del)")),
             ("visible", self.tr("Hide/show"), self.tr("Toggle visibility of the selected instances")),
@@ -87,6 +100,7 @@ class InstancesPanel(QDockWidget):
         self.buttons["delete"].clicked.connect(self.delete_selected)
         self.buttons["visible"].clicked.connect(self.toggle_visibility)
         self.tree.itemSelectionChanged.connect(self._on_tree_selection_changed)
+        self.tree.itemDoubleClicked.connect(self._on_tree_item_double_clicked)
         self.tree.itemChanged.connect(self._on_tree_item_changed)
         session.document_changed.connect(self._on_session_document_changed)
         session.selection_changed.connect(self._on_session_selection_changed)
@@ -107,13 +121,24 @@ class InstancesPanel(QDockWidget):
 
     def _make_item(self, inst: Instance) -> QTreeWidgetItem:
         cls = self._class_lookup(inst.class_id)
-        item = QTreeWidgetItem([str(inst.id), cls.name if cls else "(none)", str(inst.area), inst.source])
-        item.setIcon(1, color_icon(cls.color if cls else _GREY))
+        pending = inst.state == "pending"
+        state = self.tr("pending") if pending else self.tr("accepted")
+        if pending and inst.score is not None:
+            state = self.tr("pending {0}").format(f"{inst.score:.2f}")
+        item = QTreeWidgetItem([str(inst.id), cls.name if cls else self.tr("(no class)"), state, str(inst.area),
+                                inst.source])
+        item.setIcon(CLASS_COLUMN, color_icon(cls.color if cls else _GREY))
         item.setData(0, _ID_ROLE, inst.id)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(0, Qt.CheckState.Unchecked if inst.id in self.hidden else Qt.CheckState.Checked)
-        if inst.state == "pending":
-            item.setText(3, self.tr("{0} (pending)").format(inst.source))
+        if cls is None:
+            item.setForeground(CLASS_COLUMN, QBrush(QColor(150, 150, 150)))
+        if pending:  # a proposal still to review: amber and italic, like its dotted outline on the canvas
+            font = QFont(item.font(STATE_COLUMN))
+            font.setItalic(True)
+            for column in range(len(COLUMNS)):
+                item.setFont(column, font)
+            item.setForeground(STATE_COLUMN, QBrush(QColor(200, 140, 0)))
         return item
 
     def ids(self) -> list[int]:
@@ -131,10 +156,23 @@ class InstancesPanel(QDockWidget):
             self.session.push(cmds.delete(ids))
 
     def relabel_selected(self) -> None:
-        """Give the selected instances the current class."""
-        ids = self.selected_ids()
-        if ids:
-            self.session.push(cmds.relabel(ids, self._current_class()))
+        """Ask for a class for the selected instances (:attr:`relabel_requested`, at the Relabel button)."""
+        button = self.buttons["relabel"]
+        self.relabel_requested.emit(self.selected_ids(), button.mapToGlobal(button.rect().bottomLeft()))
+
+    def set_editable(self, on: bool) -> None:
+        """Read-only projects: only hide/show stays."""
+        self._editable = bool(on)
+        self._update_buttons()
+
+    def _on_tree_item_double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        if column != CLASS_COLUMN or not self._editable:
+            return
+        iid = int(item.data(0, _ID_ROLE))
+        ids = self.selected_ids() if iid in self.selected_ids() else [iid]
+        rect = self.tree.visualItemRect(item)
+        at = QPoint(self.tree.header().sectionPosition(CLASS_COLUMN), rect.bottom())
+        self.relabel_requested.emit(ids, self.tree.viewport().mapToGlobal(at))
 
     def merge_selected(self) -> None:
         """Merge the selected instances into the lowest-id one."""
@@ -163,9 +201,10 @@ class InstancesPanel(QDockWidget):
     # --------------------------------------------------------------- slots
     def _update_buttons(self) -> None:
         n = len(self.selected_ids())
-        for key in ("up", "down", "relabel", "delete", "visible"):
-            self.buttons[key].setEnabled(n > 0)
-        self.buttons["merge"].setEnabled(n >= 2)
+        for key in ("up", "down", "relabel", "delete"):
+            self.buttons[key].setEnabled(n > 0 and self._editable)
+        self.buttons["visible"].setEnabled(n > 0)
+        self.buttons["merge"].setEnabled(n >= 2 and self._editable)
 
     def _on_tree_selection_changed(self) -> None:
         self._update_buttons()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 
 from segtool.gui.canvas.tiles import rgb_to_qimage
 from segtool.gui.workers import BackgroundPool, JobControl, JobResult
@@ -31,6 +31,28 @@ def make_thumbnail(path: str | Path, side: int = THUMB_SIDE) -> np.ndarray | Non
             return np.ascontiguousarray(np.asarray(im))
     except Exception:  # noqa: BLE001 - a missing thumbnail is not an error; loading the image reports it
         return None
+
+
+def blank_icon(side: int = THUMB_SIDE) -> QIcon:
+    """A transparent icon of the thumbnail size: rows keep their layout until their thumbnail arrives."""
+    pix = QPixmap(side, side)
+    pix.fill(Qt.GlobalColor.transparent)
+    return QIcon(pix)
+
+
+def broken_icon(side: int = THUMB_SIDE) -> QIcon:
+    """A grey tile with a red cross, of the thumbnail size, for a file that cannot be read."""
+    pix = QPixmap(side, side)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.fillRect(side // 8, side // 8, side * 3 // 4, side * 3 // 4, QColor(90, 90, 96))
+    painter.setPen(QPen(QColor(230, 60, 50), max(2, side // 12)))
+    a, b = side // 4, side * 3 // 4
+    painter.drawLine(a, a, b, b)
+    painter.drawLine(a, b, b, a)
+    painter.end()
+    return QIcon(pix)
 
 
 class Thumbnailer(QObject):
@@ -76,7 +98,8 @@ class Thumbnailer(QObject):
         if result.generation != self._epoch:
             return
         self._pending.discard(result.image_id)
-        if result.value is None:
-            return
-        self._icons[result.image_id] = QIcon(QPixmap.fromImage(rgb_to_qimage(result.value)))
+        if result.value is None:  # unreadable: a broken-image tile of the same size keeps the list's layout
+            self._icons[result.image_id] = broken_icon(self.side)
+        else:
+            self._icons[result.image_id] = QIcon(QPixmap.fromImage(rgb_to_qimage(result.value)))
         self.thumbnail_ready.emit(result.image_id)

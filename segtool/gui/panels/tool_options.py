@@ -1,4 +1,9 @@
-"""The tool options dock: magic-wand tolerance, brush size, edge snapping, multi-mask output."""
+"""The tool options dock: magic-wand tolerance, brush size, edge snapping, multi-mask output.
+
+Every field goes through ``session.set_option`` and follows ``session.options_changed``, so the dock and
+the canvas keys (``[`` / ``]``) always show the same value. For a SAM model that gives a single mask per
+prompt the multi-mask option is disabled and says so.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +13,57 @@ from PySide6.QtWidgets import QCheckBox, QDockWidget, QDoubleSpinBox, QFormLayou
 
 
 class ToolOptionsPanel(QDockWidget):
-    """Edits the canvas session's ``ToolOptions`` in place (tools read them at each interaction)."""
+    """Edits the canvas session's ``ToolOptions`` (tools read them at each interaction)."""
 
-    def __init__(self, options: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(self.tr("Tool options"), parent)
         self.setObjectName("ToolOptionsPanel")
-        self.options = options
+        self.session = session
+        self.options = session.options
         body = QWidget(self)
         form = QFormLayout(body)
         self.tolerance = QDoubleSpinBox(body)
         self.tolerance.setRange(0.5, 100.0)
-        self.tolerance.setValue(float(options.wand_tolerance))
         self.tolerance.setToolTip(self.tr("Magic wand colour tolerance (Lab distance)"))
         self.brush = QSpinBox(body)
         self.brush.setRange(1, 500)
-        self.brush.setValue(int(options.brush_radius))
+        self.brush.setSuffix(" px")
         self.brush.setToolTip(self.tr("Brush / eraser radius in image pixels ([ and ] change it)"))
         self.snap = QCheckBox(self.tr("snap polygon edges"), body)
-        self.snap.setChecked(bool(options.snap_edges))
         self.multimask = QCheckBox(self.tr("SAM multi-mask (Tab cycles)"), body)
-        self.multimask.setChecked(bool(options.multimask))
         form.addRow(self.tr("Wand tolerance"), self.tolerance)
         form.addRow(self.tr("Brush radius"), self.brush)
         form.addRow(self.snap)
         form.addRow(self.multimask)
         self.setWidget(body)
-        self.tolerance.valueChanged.connect(lambda v: setattr(self.options, "wand_tolerance", float(v)))
-        self.brush.valueChanged.connect(lambda v: setattr(self.options, "brush_radius", int(v)))
-        self.snap.toggled.connect(lambda v: setattr(self.options, "snap_edges", bool(v)))
-        self.multimask.toggled.connect(lambda v: setattr(self.options, "multimask", bool(v)))
+        self.sync()
+        self.tolerance.valueChanged.connect(lambda v: session.set_option("wand_tolerance", float(v)))
+        self.brush.valueChanged.connect(lambda v: session.set_option("brush_radius", int(v)))
+        self.snap.toggled.connect(lambda v: session.set_option("snap_edges", bool(v)))
+        self.multimask.toggled.connect(lambda v: session.set_option("multimask", bool(v)))
+        session.options_changed.connect(self._on_session_options_changed)
+        session.sam_outputs_known.connect(self.set_sam_outputs)
 
     def sync(self) -> None:
-        """Show the current option values (after ``[``/``]`` changed the brush in the canvas)."""
-        self.brush.blockSignals(True)
-        self.brush.setValue(int(self.options.brush_radius))
-        self.brush.blockSignals(False)
+        """Show the current option values."""
+        for widget, value in ((self.tolerance, float(self.options.wand_tolerance)),
+                              (self.brush, int(self.options.brush_radius)),
+                              (self.snap, bool(self.options.snap_edges)),
+                              (self.multimask, bool(self.options.multimask))):
+            widget.blockSignals(True)
+            if isinstance(widget, QCheckBox):
+                widget.setChecked(value)
+            else:
+                widget.setValue(value)
+            widget.blockSignals(False)
+
+    def set_sam_outputs(self, outputs: int) -> None:
+        """The SAM model gives ``outputs`` masks per prompt: 1 disables the multi-mask option."""
+        single = int(outputs) <= 1
+        self.multimask.setEnabled(not single)
+        self.multimask.setToolTip(self.tr("this SAM model gives a single mask per prompt: nothing for Tab to "
+                                          "cycle") if single else self.tr("first click: SAM's alternative masks, "
+                                                                          "Tab cycles them"))
+
+    def _on_session_options_changed(self, _name: str) -> None:
+        self.sync()

@@ -1,4 +1,4 @@
-"""GrabCut tool: drag a box, then clicks (left/right) or Alt+drag scribbles continue the colour model."""
+"""GrabCut tool: drag a box, then clicks (left/right) or plain drags (scribbles) continue the colour model."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class GrabCutTool(BoxPromptTool):
             return super().press(pos, button, modifiers)
         if not self.inside(pos):
             return False
+        self.begin_step()
         self._stroke = [(pos.x(), pos.y())]
         self._stroke_label = 0 if is_negative(button, modifiers) else 1
         pen = QPen(POS_COLOR if self._stroke_label else NEG_COLOR, 3)
@@ -65,6 +66,7 @@ class GrabCutTool(BoxPromptTool):
         prev = self.current()
         if prev is not None:
             self.prompt.state = prev.state
+        self.end_step()
         self.request()
         return True
 

@@ -75,18 +75,13 @@ class PolygonTool(Tool):
         if key == Qt.Key.Key_Escape and self.vertices:
             self.deactivate()
             return True
-        if key == Qt.Key.Key_Backspace and self.vertices and not self._closing:
-            self.vertices.pop()
-            if self._segments:
-                self._segments.pop()
-                self._pending.discard(len(self._segments))
-            self._redraw()
-            return True
+        if key == Qt.Key.Key_Backspace and self.vertices:
+            return self.step_back()
         return False
 
     def close(self) -> int | None:
         """Close the polygon and commit it as a new instance; returns its id, or ``None`` when the edges
-        are still being snapped (the commit then follows when they arrive)."""
+        are still being snapped or a class is being picked (the commit then follows)."""
         self._add_segment(self.vertices[-1], self.vertices[0])
         self._closing = True
         return self._finish_close() if not self._pending else None
@@ -94,11 +89,51 @@ class PolygonTool(Tool):
     def _finish_close(self) -> int | None:
         outline = np.vstack(self._segments)
         mask = polygon_mask(outline, self.canvas.image_size())
+        epoch = self._epoch
+
+        def commit() -> int | None:
+            if epoch != self._epoch:
+                return None
+            self.deactivate()
+            iid = self.session.commit_new(mask, self.source)
+            if iid is not None:
+                self.canvas.mask_committed.emit(iid)
+            return iid
+
+        def reopen() -> None:  # no class picked: the polygon stays open for more vertices or Enter
+            if epoch == self._epoch and self._closing:
+                self._closing = False
+                self._segments.pop()
+                self._pending.discard(len(self._segments))
+                self._redraw()
+
+        return self.canvas.with_class(commit, reopen)
+
+    def has_pending(self) -> bool:
+        return bool(self.vertices)
+
+    def step_back(self) -> bool:
+        if not self.vertices or self._closing:
+            return bool(self.vertices)
+        self.vertices.pop()
+        if self._segments:
+            self._segments.pop()
+            self._pending.discard(len(self._segments))
+        if not self.vertices:
+            self.deactivate()
+        else:
+            self._redraw()
+        return True
+
+    def suspend(self) -> tuple[list, list] | None:
+        if not self.vertices or self._closing:
+            return None
+        return list(self.vertices), [s.copy() for s in self._segments]
+
+    def resume(self, state: tuple[list, list]) -> None:
         self.deactivate()
-        iid = self.session.commit_new(mask, self.source)
-        if iid is not None:
-            self.canvas.mask_committed.emit(iid)
-        return iid
+        self.vertices, self._segments = list(state[0]), list(state[1])
+        self._redraw()
 
     def deactivate(self) -> None:
         self.vertices, self._segments, self._hover, self._item = [], [], None, None

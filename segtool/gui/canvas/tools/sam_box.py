@@ -29,6 +29,7 @@ class BoxPromptTool(PromptTool):
         if button != Qt.MouseButton.LeftButton:
             return False
         self._start = pos
+        self.begin_step()
         pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         self._rect = self.add_mark(QGraphicsRectItem(QRectF(pos, pos)))
@@ -62,6 +63,7 @@ class BoxPromptTool(PromptTool):
             self.discard()
             return True
         self.prompt.box = box
+        self.end_step()
         self.request()
         return True
 

@@ -21,7 +21,10 @@ class SamClickTool(PromptTool):
             return False
         if not self.sam_ready():
             return True
-        # after the first click, a single best mask is what the user refines
-        self.multimask = len(self.prompt.points) == 0
         self.add_click(pos, is_negative(button, modifiers))
         return True
+
+    def request(self) -> None:
+        # the first click gets the model's alternatives (Tab); after it, the single best mask is refined
+        self.multimask = len(self.prompt.points) <= 1 and self.prompt.box is None
+        super().request()

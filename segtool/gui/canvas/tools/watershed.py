@@ -28,6 +28,7 @@ class WatershedTool(PromptTool):
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
         if not self.is_edit_press(pos, button):
             return False
+        self.begin_step()
         self._label = 0 if is_negative(button, modifiers) else 1
         self._stroke = [(pos.x(), pos.y())]
         pen = QPen(POS_COLOR if self._label else NEG_COLOR, 3)
@@ -50,6 +51,7 @@ class WatershedTool(PromptTool):
         stroke, self._stroke = self._stroke, []
         radius = max(1.0, self.session.options.brush_radius / 2)
         self.prompt.scribbles.append(Scribble(np.asarray(stroke, np.float32), self._label, radius))
+        self.end_step()
         self.request()
         return True
 
