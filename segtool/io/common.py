@@ -158,12 +158,16 @@ def voc_palette() -> np.ndarray:
 
 @dataclass
 class ImportedAnnotation:
-    """One object read from a dataset file: its category name and compressed COCO RLE (``str`` counts)."""
+    """One object read from a dataset file: its category name and compressed COCO RLE (``str`` counts).
+
+    ``iscrowd`` marks a crowd region (COCO ``iscrowd: 1``, a Cityscapes/Datumaro ``is_crowd`` mask).
+    """
 
     category: str
     rle: dict
     score: float | None = None
     attributes: dict = field(default_factory=dict)
+    iscrowd: bool = False
 
 
 @dataclass
@@ -183,6 +187,10 @@ class ImportedDataset:
     source: str
     categories: list[tuple[str, tuple[int, int, int] | None]] = field(default_factory=list)
     images: list[ImportedImage] = field(default_factory=list)
+    #: Category name -> its id in the source (COCO ``category_id``, YOLO index), kept on the class.
+    source_ids: dict[str, int] = field(default_factory=dict)
+    #: What was read but not imported, one line each ("3 bbox-only annotations skipped ...").
+    notes: list[str] = field(default_factory=list)
 
     @property
     def annotation_count(self) -> int:

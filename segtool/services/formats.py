@@ -25,10 +25,12 @@ from segtool.core.names import check_class_name
 from segtool.io import coco, labelme, voc, yolo
 from segtool.io.common import ImportedDataset, Problems, split_names
 from segtool.io.images import file_hash, probe_image
+from segtool.services import format_registry as more
 from segtool.store.sqlite import ProjectStore
 
-EXPORT_FORMATS = ("coco", "voc", "yolo")
-IMPORT_FORMATS = ("coco", "voc", "labelme")
+#: Native formats; ``datumaro:NAME`` adds every format the installed Datumaro offers.
+EXPORT_FORMATS = ("coco", "voc", "yolo", *more.EXPORTERS)
+IMPORT_FORMATS = ("coco", "voc", "labelme", *more.IMPORTERS)
 #: ``progress(n)`` is called with the number of images just finished.
 Progress = Callable[[int], None]
 
@@ -65,6 +67,8 @@ class ImportReport:
     classes_added: int = 0
     instances_added: int = 0
     instances_skipped: int = 0
+    #: What the source held but was not imported (boxes, keypoints, captions...), one line each.
+    notes: list[str] = field(default_factory=list)
 
 
 class _Unlabelled:
@@ -106,7 +110,7 @@ def _items(store: ProjectStore, records: list[ImageRecord],
 def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, segmentation: str = "rle",
                    split: dict[str, float] | None = None, seed: int = 0, copy_images: bool = False,
                    void_border: int = 0, progress: Progress | None = None, date: str | None = None,
-                   unlabelled: str | None = None) -> ExportReport:
+                   unlabelled: str | None = None, overwrite: bool = False) -> ExportReport:
     """Export the project's accepted instances.
 
     Instances without a class are never dropped in silence: they are counted in
@@ -121,14 +125,19 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     split
         ``{"val": 0.2}``: a seeded random 20 % of the images go to ``val``, the rest to ``train``.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise FormatError(f"unknown export format {fmt!r}; use one of {EXPORT_FORMATS}")
+    if fmt not in EXPORT_FORMATS and not more.is_datumaro(fmt):
+        raise FormatError(f"unknown export format {fmt!r}; use one of {EXPORT_FORMATS} or datumaro:NAME")
     out = Path(out)
     records = store.images()
     splits = split_names([r.path for r in records], split, seed)
     policy = _Unlabelled(store, unlabelled)
     classes = policy.classes
-    if fmt == "voc":
+    if fmt in more.EXPORTERS or more.is_datumaro(fmt):
+        job = more.ExportJob(out, classes, list(_items(store, records, policy)), store.root, splits,
+                             bool(split), segmentation=segmentation, progress=progress, overwrite=overwrite)
+        stats = more.export(fmt, job)
+        report = ExportReport([out], stats.images, stats.annotations, stats)
+    elif fmt == "voc":
         stats = voc.export_voc(out, classes, _items(store, records, policy), image_root=store.root, splits=splits,
                                void_border=void_border, progress=progress)
         report = ExportReport([out], stats.images, stats.objects, stats)
@@ -181,18 +190,24 @@ def _copy(src: Path, dst: Path) -> None:
         raise ImageReadError(f"cannot copy image {src}: {exc}") from exc
 
 
-def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str) -> ImportedDataset:
-    """Parse and validate an import source on its own (no project changes)."""
+def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxes: str = "skip") -> ImportedDataset:
+    """Parse and validate an import source on its own (no project changes).
+
+    ``boxes``: what to do with annotations that are only a box (``"skip"`` and count them, or
+    ``"mask"``: import them as box-shaped masks), for the formats that have them.
+    """
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path} does not exist")
+    if fmt in more.IMPORTERS or more.is_datumaro(fmt):
+        return more.load(fmt, path, store.root, boxes=boxes, image_paths=[r.path for r in store.images()])
     if fmt == "coco":
         return coco.load_coco(path)
     if fmt == "voc":
         return voc.load_voc(path, names={v: k for k, v in voc.voc_ids(r.path for r in store.images()).items()})
     if fmt == "labelme":
         return labelme.load_labelme(path, store.root)
-    raise FormatError(f"unknown import format {fmt!r}; use one of {IMPORT_FORMATS}")
+    raise FormatError(f"unknown import format {fmt!r}; use one of {IMPORT_FORMATS} or datumaro:NAME")
 
 
 def _resolve_images(store: ProjectStore, data: ImportedDataset, problems: Problems) -> dict[str, ImageRecord]:
@@ -233,7 +248,7 @@ def import_into_project(store: ProjectStore, path: str | os.PathLike, fmt: str, 
     problems = Problems(str(path))
     matched = _resolve_images(store, data, problems)
     problems.raise_if_any()
-    report = ImportReport()
+    report = ImportReport(notes=list(data.notes))
     with store.transaction():
         added = store.add_images([rec for rec in matched.values() if rec.id == 0])
         report.images_added = len(added)
@@ -241,9 +256,12 @@ def import_into_project(store: ProjectStore, path: str | os.PathLike, fmt: str, 
         class_ids: dict[str, int] = {}
         for name, color in data.categories:
             cls = store.class_by_name(name)
+            source_id = data.source_ids.get(name)
             if cls is None:
-                cls = store.add_class(name, color)
+                cls = store.add_class(name, color, source_id=source_id)
                 report.classes_added += 1
+            elif cls.source_id is None and source_id is not None:
+                store.set_class_source_id(cls.id, source_id)
             class_ids[name] = cls.id
         for im in data.images:
             rec = by_path.get(im.file_name) or matched[im.file_name]
@@ -271,7 +289,7 @@ def _add_annotations(store: ProjectStore, rec: ImageRecord, annotations: list, c
             continue
         new.append(Instance(id=0, image_id=rec.id, class_id=cid, rle=ann.rle, bbox=bbox,
                             area=masks.rle_area(ann.rle), score=ann.score, source="import",
-                            attributes=ann.attributes, z=z))
+                            attributes=ann.attributes, z=z, iscrowd=ann.iscrowd))
         z += 1
     if new:
         store.add_instances(rec.id, new)

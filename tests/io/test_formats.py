@@ -262,7 +262,7 @@ def test_yolo_export(store: ProjectStore, tmp_path: Path) -> None:
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["names"] == {0: "cat", 1: "dog"} and data["val"] == "images/val"
     label = next((out / "labels").rglob("a.txt")).read_text().splitlines()
-    assert len(label) == 4  # ring, blob, two-part mask as two polygons
+    assert len(label) == 3  # ring, blob, two-part mask joined into one polygon (one line per instance)
     cls, *coords = label[1].split()
     xy = np.asarray(coords, float).reshape(-1, 2) * (W, H)
     canvas = np.zeros((H, W), np.uint8)

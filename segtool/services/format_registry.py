@@ -1,0 +1,96 @@
+"""The formats beyond COCO/VOC/YOLO-export: which reader and writer serves each ``--format`` name.
+
+- :data:`IMPORTERS` / :data:`EXPORTERS`: native formats (``yolo`` import, ``cvat``, ``label-studio``,
+  ``instance-masks``, ``semantic-masks``), each a pure reader/writer in :mod:`segtool.io`.
+- ``datumaro:NAME``: any importer/exporter of the installed Datumaro (optional extra ``[formats]``),
+  through the one bridge :mod:`segtool.io.datumaro_bridge`.
+
+Every export is written into a temporary folder and moved into place whole
+(:class:`~segtool.core.atomic.AtomicFolder`), so a failed or killed export leaves ``OUT`` as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segtool.core.atomic import AtomicFolder
+from segtool.core.document import ImageRecord, Instance, LabelClass
+from segtool.core.errors import FormatError
+from segtool.io.common import ImportedDataset
+
+DATUMARO_PREFIX = "datumaro:"
+
+
+@dataclass
+class FormatStats:
+    """What an export wrote: counts and what was lost on the way (one line each)."""
+
+    images: int = 0
+    annotations: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportJob:
+    """Everything an exporter gets: the target, the classes, ``(image, accepted instances)`` pairs,
+    the project folder (for the image files), the split of every image path and the options."""
+
+    out: Path
+    classes: Sequence[LabelClass]
+    items: list[tuple[ImageRecord, list[Instance]]]
+    image_root: Path
+    splits: dict[str, str]
+    has_split: bool = False
+    segmentation: str = "auto"
+    progress: Callable[[int], None] | None = None
+    overwrite: bool = False
+
+
+def is_datumaro(fmt: str) -> bool:
+    """Whether ``fmt`` names a Datumaro format (``datumaro:cityscapes``)."""
+    return fmt.startswith(DATUMARO_PREFIX) and len(fmt) > len(DATUMARO_PREFIX)
+
+
+def _load_yolo(path: Path, root: Path, *, boxes: str, image_paths: Sequence[str]) -> ImportedDataset:
+    from segtool.io.yolo_import import load_yolo
+
+    return load_yolo(path, root, boxes=boxes)
+
+
+#: ``--format`` name -> reader ``(path, project_root, *, boxes, image_paths) -> ImportedDataset``.
+IMPORTERS: dict[str, Callable[..., ImportedDataset]] = {
+    "yolo": _load_yolo,
+}
+#: ``--format`` name -> writer ``(job, folder) -> FormatStats`` (``folder`` is the temporary folder).
+EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {}
+
+
+def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", image_paths: Sequence[str] = ()) -> ImportedDataset:
+    """Read and validate ``path`` in format ``fmt`` (a name of :data:`IMPORTERS` or ``datumaro:NAME``)."""
+    if is_datumaro(fmt):
+        from segtool.io.datumaro_bridge import load_datumaro
+
+        return load_datumaro(path, fmt[len(DATUMARO_PREFIX):], root, boxes=boxes)
+    if fmt not in IMPORTERS:
+        raise FormatError(f"unknown import format {fmt!r}")
+    return IMPORTERS[fmt](path, root, boxes=boxes, image_paths=image_paths)
+
+
+def export(fmt: str, job: ExportJob) -> FormatStats:
+    """Write ``job`` in format ``fmt`` into ``job.out`` atomically (see the module docstring)."""
+    if is_datumaro(fmt):
+        from segtool.io.datumaro_bridge import export_datumaro
+
+        def writer(j: ExportJob, folder: Path) -> FormatStats:
+            images, anns, notes = export_datumaro(folder, fmt[len(DATUMARO_PREFIX):], j.classes, j.items,
+                                                  image_root=j.image_root,
+                                                  splits=j.splits if j.has_split else None, progress=j.progress)
+            return FormatStats(images, anns, notes)
+    elif fmt in EXPORTERS:
+        writer = EXPORTERS[fmt]
+    else:
+        raise FormatError(f"unknown export format {fmt!r}")
+    with AtomicFolder(job.out, overwrite=job.overwrite) as folder:
+        return writer(job, folder)
