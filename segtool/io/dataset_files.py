@@ -64,10 +64,7 @@ def resolve_named_image(name: object, bases: Iterable[Path], root: Path, what: s
     """
     rel = RelPath(name, what)
     for base in bases:
-        try:
-            full = rel.inside(base)
-        except UnsafePathError:
-            raise
+        full = rel.inside(base)
         if full.is_file():
             found = project_rel(full, root)
             if found is None:

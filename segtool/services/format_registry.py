@@ -59,12 +59,30 @@ def _load_yolo(path: Path, root: Path, *, boxes: str, image_paths: Sequence[str]
     return load_yolo(path, root, boxes=boxes)
 
 
+def _load_cvat(path: Path, root: Path, *, boxes: str, image_paths: Sequence[str]) -> ImportedDataset:
+    from segtool.io.cvat import load_cvat
+
+    return load_cvat(path, root, boxes=boxes)
+
+
+def _export_cvat(job: ExportJob, folder: Path) -> FormatStats:
+    from segtool.io.cvat import export_cvat
+
+    stats = export_cvat(folder, job.classes, job.items, image_root=job.image_root,
+                        splits=job.splits if job.has_split else None, segmentation=job.segmentation,
+                        progress=job.progress)
+    return FormatStats(stats.images, stats.annotations, stats.notes)
+
+
 #: ``--format`` name -> reader ``(path, project_root, *, boxes, image_paths) -> ImportedDataset``.
 IMPORTERS: dict[str, Callable[..., ImportedDataset]] = {
     "yolo": _load_yolo,
+    "cvat": _load_cvat,
 }
 #: ``--format`` name -> writer ``(job, folder) -> FormatStats`` (``folder`` is the temporary folder).
-EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {}
+EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {
+    "cvat": _export_cvat,
+}
 
 
 def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", image_paths: Sequence[str] = ()) -> ImportedDataset:
