@@ -53,13 +53,13 @@ def is_datumaro(fmt: str) -> bool:
     return fmt.startswith(DATUMARO_PREFIX) and len(fmt) > len(DATUMARO_PREFIX)
 
 
-def _load_yolo(path: Path, root: Path, *, boxes: str, image_paths: Sequence[str]) -> ImportedDataset:
+def _load_yolo(path: Path, root: Path, *, boxes: str, images: Sequence[ImageRecord]) -> ImportedDataset:
     from segtool.io.yolo_import import load_yolo
 
     return load_yolo(path, root, boxes=boxes)
 
 
-def _load_cvat(path: Path, root: Path, *, boxes: str, image_paths: Sequence[str]) -> ImportedDataset:
+def _load_cvat(path: Path, root: Path, *, boxes: str, images: Sequence[ImageRecord]) -> ImportedDataset:
     from segtool.io.cvat import load_cvat
 
     return load_cvat(path, root, boxes=boxes)
@@ -74,18 +74,33 @@ def _export_cvat(job: ExportJob, folder: Path) -> FormatStats:
     return FormatStats(stats.images, stats.annotations, stats.notes)
 
 
-#: ``--format`` name -> reader ``(path, project_root, *, boxes, image_paths) -> ImportedDataset``.
+def _load_label_studio(path: Path, root: Path, *, boxes: str, images: Sequence[ImageRecord]) -> ImportedDataset:
+    from segtool.io.label_studio import load_label_studio
+
+    return load_label_studio(path, {r.path: (r.height, r.width) for r in images}, boxes=boxes)
+
+
+def _export_label_studio(job: ExportJob, folder: Path) -> FormatStats:
+    from segtool.io.label_studio import export_label_studio
+
+    stats = export_label_studio(folder, job.classes, job.items, segmentation=job.segmentation, progress=job.progress)
+    return FormatStats(stats.images, stats.annotations, stats.notes)
+
+
+#: ``--format`` name -> reader ``(path, project_root, *, boxes, images) -> ImportedDataset``.
 IMPORTERS: dict[str, Callable[..., ImportedDataset]] = {
     "yolo": _load_yolo,
     "cvat": _load_cvat,
+    "label-studio": _load_label_studio,
 }
 #: ``--format`` name -> writer ``(job, folder) -> FormatStats`` (``folder`` is the temporary folder).
 EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {
     "cvat": _export_cvat,
+    "label-studio": _export_label_studio,
 }
 
 
-def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", image_paths: Sequence[str] = ()) -> ImportedDataset:
+def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", images: Sequence[ImageRecord] = ()) -> ImportedDataset:
     """Read and validate ``path`` in format ``fmt`` (a name of :data:`IMPORTERS` or ``datumaro:NAME``)."""
     if is_datumaro(fmt):
         from segtool.io.datumaro_bridge import load_datumaro
@@ -93,7 +108,7 @@ def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", image_paths: 
         return load_datumaro(path, fmt[len(DATUMARO_PREFIX):], root, boxes=boxes)
     if fmt not in IMPORTERS:
         raise FormatError(f"unknown import format {fmt!r}")
-    return IMPORTERS[fmt](path, root, boxes=boxes, image_paths=image_paths)
+    return IMPORTERS[fmt](path, root, boxes=boxes, images=images)
 
 
 def export(fmt: str, job: ExportJob) -> FormatStats:

@@ -200,7 +200,7 @@ def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxe
     if not path.exists():
         raise FormatError(f"{path} does not exist")
     if fmt in more.IMPORTERS or more.is_datumaro(fmt):
-        return more.load(fmt, path, store.root, boxes=boxes, image_paths=[r.path for r in store.images()])
+        return more.load(fmt, path, store.root, boxes=boxes, images=store.images())
     if fmt == "coco":
         return coco.load_coco(path)
     if fmt == "voc":
