@@ -161,9 +161,10 @@ class ImportedAnnotation:
     """One object read from a dataset file: its category name and compressed COCO RLE (``str`` counts).
 
     ``iscrowd`` marks a crowd region (COCO ``iscrowd: 1``, a Cityscapes/Datumaro ``is_crowd`` mask).
+    ``category`` ``None``: an instance without a class (SA-1B masks).
     """
 
-    category: str
+    category: str | None
     rle: dict
     score: float | None = None
     attributes: dict = field(default_factory=dict)

@@ -278,7 +278,8 @@ def _add_annotations(store: ProjectStore, rec: ImageRecord, annotations: list, c
     z = max((i.z for i in existing), default=-1) + 1
     new: list[Instance] = []
     for ann in annotations:
-        cid = class_ids.get(ann.category) or store.class_by_name(ann.category).id  # type: ignore[union-attr]
+        cid = None if ann.category is None else \
+            class_ids.get(ann.category) or store.class_by_name(ann.category).id  # type: ignore[union-attr]
         if (cid, ann.rle["counts"]) in seen:
             report.instances_skipped += 1
             continue
