@@ -87,16 +87,37 @@ def _export_label_studio(job: ExportJob, folder: Path) -> FormatStats:
     return FormatStats(stats.images, stats.annotations, stats.notes)
 
 
+def _mask_loader(kind: str):
+    def load(path: Path, root: Path, *, boxes: str, images: Sequence[ImageRecord]) -> ImportedDataset:
+        from segtool.io.mask_folders import load_mask_folder
+
+        return load_mask_folder(path, kind, images, root)
+    return load
+
+
+def _mask_exporter(kind: str):
+    def export(job: ExportJob, folder: Path) -> FormatStats:
+        from segtool.io.mask_folders import export_mask_folder
+
+        stats = export_mask_folder(folder, kind, job.classes, job.items, progress=job.progress)
+        return FormatStats(stats.images, stats.annotations, stats.notes)
+    return export
+
+
 #: ``--format`` name -> reader ``(path, project_root, *, boxes, images) -> ImportedDataset``.
 IMPORTERS: dict[str, Callable[..., ImportedDataset]] = {
     "yolo": _load_yolo,
     "cvat": _load_cvat,
     "label-studio": _load_label_studio,
+    "instance-masks": _mask_loader("instance"),
+    "semantic-masks": _mask_loader("semantic"),
 }
 #: ``--format`` name -> writer ``(job, folder) -> FormatStats`` (``folder`` is the temporary folder).
 EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {
     "cvat": _export_cvat,
     "label-studio": _export_label_studio,
+    "instance-masks": _mask_exporter("instance"),
+    "semantic-masks": _mask_exporter("semantic"),
 }
 
 

@@ -24,6 +24,7 @@ from segtool.core.errors import FormatError, ImageReadError
 from segtool.core.names import check_class_name
 from segtool.io import coco, labelme, voc, yolo
 from segtool.io.common import ImportedDataset, Problems, split_names
+from segtool.io.dataset_files import project_rel
 from segtool.io.images import file_hash, probe_image
 from segtool.services import format_registry as more
 from segtool.store.sqlite import ProjectStore
@@ -204,10 +205,24 @@ def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxe
     if fmt == "coco":
         return coco.load_coco(path)
     if fmt == "voc":
-        return voc.load_voc(path, names={v: k for k, v in voc.voc_ids(r.path for r in store.images()).items()})
+        return voc.load_voc(path, names=_voc_names(store, path))
     if fmt == "labelme":
         return labelme.load_labelme(path, store.root)
     raise FormatError(f"unknown import format {fmt!r}; use one of {IMPORT_FORMATS} or datumaro:NAME")
+
+
+def _voc_names(store: ProjectStore, folder: Path) -> dict[str, str]:
+    """VOC id -> project image path: the ids segtool's export gives every image, and, when the VOC
+    folder lies inside the project (even as its root), ``JPEGImages/<id>.*`` of that folder."""
+    paths = [r.path for r in store.images()]
+    names = {v: k for k, v in voc.voc_ids(paths).items()}
+    jpeg = project_rel(folder / "JPEGImages", store.root) if (folder / "JPEGImages").is_dir() else None
+    if jpeg is not None:
+        prefix = f"{jpeg}/"
+        for p in paths:
+            if p.startswith(prefix) and "/" not in p[len(prefix):]:
+                names[p[len(prefix):].rsplit(".", 1)[0]] = p
+    return names
 
 
 def _resolve_images(store: ProjectStore, data: ImportedDataset, problems: Problems) -> dict[str, ImageRecord]:
