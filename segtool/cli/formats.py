@@ -7,6 +7,7 @@ and ``segtool import --help`` list them (Datumaro is imported only when help is 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 _NATIVE_EXPORT = ("coco", "voc", "yolo", "cvat", "label-studio", "instance-masks", "semantic-masks")
@@ -59,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="VOC: mark N pixels around object boundaries as void (255)")
     p.add_argument("--unlabelled", default=None, metavar="NAME",
                    help="export instances without a class under class NAME (default: skip them, and say how many)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT when it holds an earlier segtool export")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT when it holds an earlier segtool export (the whole folder is replaced)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="import annotations (COCO, VOC, labelme, YOLO, CVAT, Label Studio, mask "
@@ -95,6 +97,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     extra = ""
     if getattr(details, "holes_kept_as_rle", 0):
         extra = f" ({details.holes_kept_as_rle} masks with holes kept as RLE)"
+    for path, reason in report.skipped_images:
+        print(f"segtool: skipped {path}: {reason}", file=sys.stderr)
     print(f"{report.summary()} to {', '.join(str(f) for f in report.files)}{extra}")
     for note in getattr(details, "notes", ()):
         print(f"  {note}")

@@ -4,10 +4,13 @@
   then renamed over it (``os.replace``), so readers see the old file or the new one, never half.
 - :class:`AtomicFolder`: an export is written into a temporary folder beside ``OUT`` and moved into
   place when it is complete. A kill mid-export leaves ``OUT`` as it was (the temporary folder is
-  named ``.OUT.segtool-tmp-*`` and removed by the next export). An existing ``OUT`` is replaced
+  named ``.OUT.segtool-tmp-<pid>-*`` and removed by the next export, unless its process still runs). An existing ``OUT`` is replaced
   only with ``overwrite=True`` and only when it is empty or was written by segtool (it holds the
   :data:`EXPORT_MARKER` file), so stale files of deleted images never survive and a folder of the
   user's own files is never deleted.
+
+Files and folders get the permissions of a plain ``open()``/``mkdir()`` (``0o666``/``0o777`` less the
+umask), not the private ``0o600``/``0o700`` of :mod:`tempfile`; a replaced file keeps its mode.
 
 OS errors become :class:`~segtool.core.errors.SegtoolError` messages a user can act on
 (:func:`os_error_message`): "disk full", "permission denied", "read-only file system".
@@ -16,8 +19,10 @@ OS errors become :class:`~segtool.core.errors.SegtoolError` messages a user can 
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +32,16 @@ from segtool.core.errors import DiskFullError, SegtoolError
 #: File at the root of every export folder; ``segtool init`` does not scan folders holding it.
 EXPORT_MARKER = ".segtool-export"
 _TMP_TAG = ".segtool-tmp-"
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The process umask, read once (``os.umask`` can only be read by setting it).
+_UMASK = _read_umask()
 
 
 def os_error_message(exc: OSError, path: str | os.PathLike, action: str = "write") -> str:
@@ -77,6 +92,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = True) -
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_TAG}", dir=path.parent)
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -94,6 +110,14 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = True) -
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a new ``path`` gets: that of the file it replaces, else ``0o666`` less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8", durable: bool = True) -> None:
@@ -151,21 +175,24 @@ class AtomicFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self._remove_leftovers(parent)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}{_TMP_TAG}", dir=parent))
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}{_TMP_TAG}{os.getpid()}-", dir=parent))
+            os.chmod(self.tmp, 0o777 & ~_UMASK)
         except OSError as exc:
             raise as_segtool_error(exc, parent, "create a folder in") from None
         return self.tmp
 
     def _remove_leftovers(self, parent: Path) -> None:
         """Delete temporary folders of this target left by a killed export (restoring the previous
-        export first if the kill came between the two renames of :meth:`_swap_in`)."""
+        export first if the kill came between the two renames of :meth:`_swap_in`). Folders of an
+        export still running in another process are left alone."""
+        prefix = glob.escape(f".{self.target.name}{_TMP_TAG}")
         if not self.target.exists():
-            for old in sorted(parent.glob(f".{self.target.name}{_TMP_TAG}old-*")):
-                if old.is_dir() and not old.is_symlink():
+            for old in sorted(parent.glob(f"{prefix}old-*")):
+                if old.is_dir() and not old.is_symlink() and not _owner_alive(old):
                     os.replace(old, self.target)
                     break
-        for old in parent.glob(f".{self.target.name}{_TMP_TAG}*"):
-            if old.is_dir() and not old.is_symlink():
+        for old in parent.glob(f"{prefix}*"):
+            if old.is_dir() and not old.is_symlink() and not _owner_alive(old):
                 shutil.rmtree(old, ignore_errors=True)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -188,7 +215,7 @@ class AtomicFolder:
         old = None
         if target.exists():
             self.check_target()
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_TAG}old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_TAG}old-{os.getpid()}-", dir=target.parent))
             os.rmdir(old)
             os.replace(target, old)
         try:
@@ -200,3 +227,18 @@ class AtomicFolder:
         _fsync_dir(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that made temporary ``folder`` (its pid is in the name) is another live one."""
+    tail = folder.name.rsplit(_TMP_TAG, 1)[-1].removeprefix("old-")
+    pid_text = tail.split("-", 1)[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid() or os.name == "nt":  # signal 0 is Ctrl+C there
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True

@@ -1,26 +1,35 @@
 """The one name policy: class names and export file names, shared by the project and every exporter.
 
 - :func:`check_class_name`: what a class may be called anywhere in segtool. Any printable Unicode
-  (colons, ``#``, quotes, emoji included); no control characters (newline, tab, NUL), no lone
-  surrogates, no leading/trailing white space, at most :data:`MAX_NAME_CHARS` characters.
+  (colons, ``#``, quotes, emoji included); no control characters (newline, tab, NUL), no line or
+  paragraph separators (U+2028/U+2029, which split lines as a newline does), no lone surrogates or
+  Unicode non-characters (U+FFFE, U+FFFF...: not allowed in XML), no leading/trailing white space,
+  at most :data:`MAX_NAME_CHARS` characters. Every name that passes is written exactly by every
+  exporter (JSON, XML escaped, YAML quoted) or refused by :func:`check_names_for_format`.
 - :func:`check_names_for_format`: the few extra rules a file format imposes (VOC ``labelmap.txt``
   cannot hold ``:``, nor a name starting with ``#``); refused with one message naming the classes
   before anything is written.
 - :func:`unique_stems`: flat file stems for relative image paths, unique by construction
-  (case-insensitively, for Windows and macOS file systems) and safe as file names.
+  (case-insensitively and after Unicode normalisation, for Windows and macOS file systems), safe as
+  file names (no separators, no control characters, at most 180 UTF-8 bytes).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from segtool.core.errors import FormatError
 from segtool.core.safe_paths import describe, has_control_chars, is_valid_utf8
 
 MAX_NAME_CHARS = 256
-#: Characters a stem may keep as they are; anything else becomes ``_``.
-_STEM_UNSAFE = re.compile(r"[^\w.\-+=@,()\[\]{}~ ]", re.UNICODE)
+#: Longest stem in UTF-8 bytes (file systems allow 255 bytes for a name, suffix and counter included).
+MAX_STEM_BYTES = 180
+#: Characters a stem may keep as they are; anything else (spaces included) becomes ``_``.
+_STEM_UNSAFE = re.compile(r"[^\w.\-+=@,()\[\]{}~]", re.UNICODE)
+#: Unicode categories refused in names: controls, surrogates, line and paragraph separators.
+_REFUSED_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
 
@@ -34,11 +43,18 @@ def class_name_problem(name: object) -> str | None:
         return f"class name {describe(name)} is not valid Unicode (lone surrogate)"
     if has_control_chars(name):
         return f"class name {describe(name)} holds a newline, tab, NUL or other control character"
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES or _is_noncharacter(ch) for ch in name):
+        return f"class name {describe(name)} holds a line separator or a Unicode non-character"
     if name != name.strip():
         return f"class name {describe(name)} starts or ends with white space"
     if len(name) > MAX_NAME_CHARS:
         return f"class name {describe(name)} is longer than {MAX_NAME_CHARS} characters"
     return None
+
+
+def _is_noncharacter(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def check_class_name(name: object) -> str:
@@ -76,11 +92,19 @@ def check_names_for_format(names: Iterable[str], fmt: str) -> None:
 
 def _stem(path: str, keep_suffix: bool) -> str:
     text = path if keep_suffix or "." not in path.rsplit("/", 1)[-1] else path.rsplit(".", 1)[0]
-    text = text.replace("/", "__")
+    text = unicodedata.normalize("NFC", text).replace("/", "__")
     text = _STEM_UNSAFE.sub("_", text).strip(" .") or "image"
     if text.split(".")[0].lower() in _WINDOWS_RESERVED:
         text = "_" + text
-    return text[:200]
+    data = text.encode("utf-8")
+    if len(data) > MAX_STEM_BYTES:
+        text = data[:MAX_STEM_BYTES].decode("utf-8", "ignore").rstrip(" .")
+    return text
+
+
+def _key(stem: str) -> str:
+    """What file systems compare: case-folded and normalised (macOS folds NFD to NFC)."""
+    return unicodedata.normalize("NFC", stem).casefold()
 
 
 def unique_stems(paths: Iterable[str]) -> dict[str, str]:
@@ -97,19 +121,19 @@ def unique_stems(paths: Iterable[str]) -> dict[str, str]:
     wanted = {p: _stem(p, keep_suffix=False) for p in ordered}
     counts: dict[str, int] = {}
     for stem in wanted.values():
-        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
-    for p in ordered:  # unambiguous stems first, so they never move when others are added
-        if counts[wanted[p].lower()] == 1:
+        counts[_key(stem)] = counts.get(_key(stem), 0) + 1
+    for p in ordered:  # unambiguous stems first
+        if counts[_key(wanted[p])] == 1:
             out[p] = wanted[p]
-            taken.add(wanted[p].lower())
+            taken.add(_key(wanted[p]))
     for p in ordered:
         if p in out:
             continue
-        stem = wanted[p] if wanted[p].lower() not in taken else _stem(p, keep_suffix=True).replace(".", "_")
+        stem = wanted[p] if _key(wanted[p]) not in taken else _stem(p, keep_suffix=True).replace(".", "_")
         candidate, n = stem, 1
-        while candidate.lower() in taken:
+        while _key(candidate) in taken:
             n += 1
             candidate = f"{stem}~{n}"
         out[p] = candidate
-        taken.add(candidate.lower())
+        taken.add(_key(candidate))
     return out

@@ -2,14 +2,17 @@
 
 :func:`load_json` refuses, with one line naming the file: a file over :data:`MAX_JSON_BYTES`, a file
 that is not text JSON at all (an image given as a COCO file: "not a JSON file"), text that is not
-UTF-8, malformed JSON (with line and column), and nesting deeper than :data:`MAX_JSON_DEPTH`
-(``[[[[...]]]]`` 50,000 deep would otherwise exhaust the interpreter's recursion).
+UTF-8, malformed JSON (with line and column), ``NaN``/``Infinity`` (not JSON, though Python writes
+them), and nesting deeper than :data:`MAX_JSON_DEPTH` (``[[[[...]]]]`` 50,000 deep would otherwise
+exhaust the interpreter's recursion). Numbers too large for a float (``1e400``) parse as infinity:
+the format readers check coordinates for finiteness.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,14 @@ def json_depth(value: Any) -> int:
     return depth
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 def parse_json(data: bytes, source: str, *, what: str = "JSON file", max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse untrusted JSON bytes (see :func:`load_json`); ``source`` names them in errors."""
     head = data[:64].lstrip(b" \t\r\n\xef\xbb\xbf")
@@ -47,7 +58,9 @@ def parse_json(data: bytes, source: str, *, what: str = "JSON file", max_depth: 
     except UnicodeDecodeError as exc:
         raise FormatError(f"{source}: not a {what}: not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except _NonFinite as exc:
+        raise FormatError(f"{source}: malformed JSON: {exc} is not a JSON number") from None
     except RecursionError:
         raise FormatError(f"{source}: JSON nested too deeply (more than {max_depth} levels)") from None
     except json.JSONDecodeError as exc:
@@ -72,12 +85,18 @@ def load_json(path: str | os.PathLike, *, what: str = "JSON file", max_bytes: in
     Raises
     ------
     FormatError
-        Missing, unreadable, too large, not JSON, not UTF-8, malformed or too deeply nested.
+        Missing, a folder or a device, unreadable, too large, not JSON, not UTF-8, malformed or too
+        deeply nested.
     """
     path = Path(path)
     limit = MAX_JSON_BYTES if max_bytes is None else max_bytes
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise FormatError(f"{path} is a folder, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise FormatError(f"{path} is not a regular file (a device or a pipe), not a {what}")
+        size = info.st_size
         if size > limit:
             raise FormatError(f"{path}: {size} bytes, larger than the {limit}-byte limit for a {what}")
         with open(path, "rb") as fh:

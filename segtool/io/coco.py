@@ -14,7 +14,10 @@ and export -> import -> export reproduces the file even when the project has gap
 Import (:func:`load_coco`): polygons, compressed and uncompressed RLE; every problem (malformed
 JSON, unknown image or category ids, unsafe ``file_name``, RLE size unlike the image, polygons
 with fewer than 3 points, ...) is collected and the first ones raised as one
-:class:`~segtool.core.errors.FormatError`.
+:class:`~segtool.core.errors.FormatError`. The file is read by the untrusted-JSON loader (size and
+depth limits; an image given as a COCO file is "not a COCO JSON file"); declared sizes, polygon
+coordinates and RLE strings are validated before pycocotools sees them (it segfaults on 3e9, 1e308
+or RLE runs that do not add up); category names follow the class-name policy.
 """
 
 from __future__ import annotations
@@ -27,19 +30,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pycocotools import mask as coco_mask
 
 from segtool.core import masks
+from segtool.core.atomic import as_segtool_error, write_text
 from segtool.core.document import ImageRecord, Instance, LabelClass
-from segtool.core.errors import FormatError
+from segtool.core.errors import FormatError, UnsafePathError
+from segtool.core.names import class_name_problem
+from segtool.core.rle import rle_problem, string_to_counts
+from segtool.core.safe_paths import RelPath, describe
+from segtool.core.untrusted_json import load_json
 from segtool.io.common import (
     ImportedAnnotation,
     ImportedDataset,
     ImportedImage,
     Problems,
+    declared_size_problem,
     mask_to_coco_polygons,
-    safe_relpath,
+    polygon_problem,
 )
 
 SEGMENTATION_MODES = ("rle", "polygon", "auto")
@@ -126,24 +134,32 @@ def build_coco(classes: Sequence[LabelClass], items: Iterable[tuple[ImageRecord,
             "categories": coco_categories(classes)}, stats
 
 
-def save_json(data: dict, path: str | Path) -> None:
-    """Write a dataset dict as UTF-8 JSON (compact, ``ensure_ascii=False``), creating parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+def save_json(data: dict, path: str | Path, *, durable: bool = True) -> None:
+    """Write a dataset dict as UTF-8 JSON (compact, ``ensure_ascii=False``) atomically, creating parent folders.
 
-
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; malformed JSON becomes a :class:`FormatError` with the line and column."""
+    Raises
+    ------
+    FormatError
+        The data holds NaN/infinity or text that is not valid Unicode (strict JSON cannot hold them).
+    SegtoolError
+        The file cannot be written (disk full, permission denied); ``path`` is then unchanged.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot read {path}: {exc}") from exc
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise FormatError(f"cannot write {path}: {str(exc)[:120]} (nothing was written)") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise as_segtool_error(exc, path.parent, "create") from None
+    write_text(path, text, durable=durable)
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> Any:
+    """Parse an untrusted JSON file (:func:`segtool.core.untrusted_json.load_json`: size and depth limits)."""
+    return load_json(path, what=what)
 
 
 def _is_int(v: Any) -> bool:
@@ -154,13 +170,16 @@ def _parse_categories(data: list, problems: Problems) -> dict[int, tuple[str, tu
     out: dict[int, tuple[str, tuple[int, int, int] | None]] = {}
     names: set[str] = set()
     for i, cat in enumerate(data):
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")) or not isinstance(cat.get("name"), str) \
-                or not cat["name"].strip():
-            problems.add(f"categories[{i}] needs an integer id and a non-empty name")
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            problems.add(f"categories[{i}] needs an integer id and a name")
             continue
-        name = cat["name"].strip()
+        name = cat.get("name")
+        reason = class_name_problem(name)
+        if reason:
+            problems.add(f"categories[{i}]: {reason}")
+            continue
         if cat["id"] in out or name in names:
-            problems.add(f"categories[{i}]: duplicate id {cat['id']} or name {name!r}")
+            problems.add(f"categories[{i}]: duplicate id {cat['id']} or name {describe(name)}")
             continue
         color = cat.get("color")
         ok = isinstance(color, list) and len(color) == 3 and all(_is_int(c) and 0 <= c <= 255 for c in color)
@@ -176,14 +195,15 @@ def _parse_images(data: list, problems: Problems) -> dict[int, ImportedImage]:
         if not isinstance(img, dict) or not _is_int(img.get("id")):
             problems.add(f"images[{i}] needs an integer id")
             continue
-        rel = safe_relpath(img.get("file_name"))
-        if rel is None:
-            problems.add(f"images[{i}] file_name {img.get('file_name')!r} must be a relative path inside the "
-                         "project folder (no '..', not absolute)")
+        try:
+            rel = RelPath(img.get("file_name"), "file_name")
+        except UnsafePathError as exc:
+            problems.add(f"images[{i}]: {exc}")
             continue
         w, h = img.get("width"), img.get("height")
-        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
-            problems.add(f"images[{i}] ({rel}) needs positive integer width and height")
+        reason = declared_size_problem(w, h)
+        if reason:
+            problems.add(f"images[{i}] ({rel}): {reason}")
             continue
         if img["id"] in out or rel in seen:
             problems.add(f"images[{i}]: duplicate id {img['id']} or file_name {rel!r}")
@@ -199,12 +219,9 @@ def segmentation_to_rle(seg: Any, height: int, width: int) -> tuple[dict | None,
     Returns ``(rle, None)`` or ``(None, reason)``; ``rle`` has ``str`` counts and size ``[height, width]``.
     """
     if isinstance(seg, list):
-        if not seg or not all(isinstance(p, list) for p in seg):
-            return None, "segmentation must be a non-empty list of polygons"
-        for p in seg:
-            if len(p) < 6 or len(p) % 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                   and math.isfinite(v) for v in p):
-                return None, f"polygon with fewer than 3 points or non-numeric coordinates ({len(p)} values)"
+        reason = polygon_problem(seg, width, height)
+        if reason:
+            return None, reason
         rle = coco_mask.merge(coco_mask.frPyObjects([[float(v) for v in p] for p in seg], height, width))
     elif isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
@@ -217,9 +234,9 @@ def segmentation_to_rle(seg: Any, height: int, width: int) -> tuple[dict | None,
                 return None, f"uncompressed RLE counts must be non-negative and sum to {height * width}"
             rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
         elif isinstance(counts, str):
-            runs = rle_string_to_counts(counts)
-            if runs is None or sum(runs) != height * width:
-                return None, f"compressed RLE is corrupt (its runs do not cover {height}x{width} pixels)"
+            reason = rle_problem(counts, height, width)
+            if reason:
+                return None, f"compressed RLE: {reason}"
             rle = {"size": [height, width], "counts": counts.encode("ascii")}
         else:
             return None, "RLE counts must be a string or a list of integers"
@@ -230,31 +247,9 @@ def segmentation_to_rle(seg: Any, height: int, width: int) -> tuple[dict | None,
 
 
 def rle_string_to_counts(text: str) -> list[int] | None:
-    """Decode COCO's compressed RLE string (pycocotools' ``rleFrString``) to run lengths, or ``None`` if corrupt.
-
-    Vectorised with numpy: 6-bit little-endian groups (``0x20`` = more follows, ``0x10`` of the last
-    character = negative), runs from the third on stored as differences to the run two before.
-    """
-    try:
-        data = np.frombuffer(text.encode("ascii"), np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError:
-        return None
-    if data.size == 0:
-        return []
-    if data.min() < 0 or data.max() > 63 or data[-1] & 0x20:
-        return None
-    ends = np.flatnonzero((data & 0x20) == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    shift = np.arange(data.size) - np.repeat(starts, ends - starts + 1)
-    x = np.add.reduceat((data & 0x1F) << (5 * shift), starts)
-    negative = (data[ends] & 0x10) != 0
-    x[negative] |= -1 << (5 * (shift[ends][negative] + 1))
-    counts = x.copy()
-    counts[1::2] = np.cumsum(x[1::2])
-    counts[2::2] = np.cumsum(x[2::2])
-    if counts.min() < 0:
-        return None
-    return counts.tolist()
+    """Run lengths of COCO's compressed RLE string, or ``None`` if it is corrupt
+    (:func:`segtool.core.rle.string_to_counts`)."""
+    return string_to_counts(text)
 
 
 def load_coco(path: str | Path) -> ImportedDataset:
@@ -272,10 +267,10 @@ def load_coco(path: str | Path) -> ImportedDataset:
         Malformed JSON or any inconsistency; the message lists the first problems.
     """
     path = Path(path)
-    data = read_json(path)
+    data = load_json(path, what="COCO JSON file")
     problems = Problems(str(path))
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories")):
-        raise FormatError(f"{path} is not a COCO file: it needs 'images' and 'categories' lists")
+        raise FormatError(f"{path}: not a COCO JSON file (it needs 'images' and 'categories' lists)")
     anns = data.get("annotations", [])
     if not isinstance(anns, list):
         raise FormatError(f"{path}: 'annotations' must be a list")
@@ -305,6 +300,9 @@ def _parse_annotation(i: int, ann: Any, images: dict[int, ImportedImage],
         problems.add(f"annotations[{i}] ({image.file_name}): {reason}")
         return
     score = ann.get("score")
+    if score is not None and not (isinstance(score, (int, float)) and not isinstance(score, bool)
+                                  and math.isfinite(score)):
+        problems.add(f"annotations[{i}] ({image.file_name}): score {describe(score)} must be a finite number")
+        return
     attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
-    image.annotations.append(ImportedAnnotation(cat[0], rle, float(score) if isinstance(score, (int, float))
-                                                and not isinstance(score, bool) else None, dict(attrs)))
+    image.annotations.append(ImportedAnnotation(cat[0], rle, None if score is None else float(score), dict(attrs)))

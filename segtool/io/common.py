@@ -1,4 +1,10 @@
-"""Helpers shared by the dataset formats: problem collection, safe relative paths, splits, polygons.
+"""Helpers shared by the dataset formats: problem collection, declared sizes and coordinates, splits, polygons.
+
+Everything a dataset file declares is checked here before any allocation or C call:
+:func:`declared_size_problem` (image sizes, against the pixel limit of :mod:`segtool.io.images`) and
+:func:`polygon_problem` (vertices finite, within :data:`COORD_MARGIN` image sizes of the image,
+total edge length bounded: pycocotools turns 3e9 or 1e308 into a segfault and a long zigzag into
+gigabytes). Paths from data go through :class:`segtool.core.safe_paths.RelPath`.
 
 Coordinates: polygons are flat ``[x1, y1, x2, y2, ...]`` lists in COCO's convention, where pixel
 ``(i, j)`` covers ``[i, i+1) x [j, j+1)``; masks are bool ``(H, W)`` arrays.
@@ -6,17 +12,21 @@ Coordinates: polygons are flat ``[x1, y1, x2, y2, ...]`` lists in COCO's convent
 
 from __future__ import annotations
 
+import errno
 import math
-import posixpath
 import random
-import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from segtool.core.errors import FormatError
+from segtool.core.atomic import as_segtool_error
+from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
+from segtool.core.safe_paths import RelPath, describe, plain_word, rel_path_or_none
+from segtool.io.images import max_pixels_limit
 
 #: How many problems an import error lists before it summarises the rest.
 MAX_LISTED_PROBLEMS = 10
@@ -50,20 +60,99 @@ class Problems:
 
 
 def safe_relpath(name: object) -> str | None:
-    """Normalise an image path that must stay inside the project folder.
+    """The :class:`~segtool.core.safe_paths.RelPath` of ``name``, or ``None`` when it is unsafe
+    (kept for callers of the old name; new code uses ``RelPath`` and its message)."""
+    return rel_path_or_none(name)
 
-    Returns the POSIX relative path, or ``None`` when ``name`` is not a non-empty string, is absolute
-    (``/x``, ``C:\\x``, ``\\\\server``) or climbs out with ``..``.
+
+#: How far outside the image, in image sizes, a polygon vertex may lie (parts outside are clipped).
+COORD_MARGIN = 1.0
+#: Longest total edge length of one annotation's polygons, in pixels, beyond ``64 * (W + H)``.
+MAX_PERIMETER = 1_000_000
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def declared_size_problem(width: object, height: object) -> str | None:
+    """Why a declared image size cannot be used (not positive integers, above the pixel limit), or ``None``.
+
+    Checked before anything of that size is allocated.
     """
-    if not isinstance(name, str) or not name.strip():
-        return None
-    text = name.replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-        return None
-    norm = posixpath.normpath(text)
-    if norm == "." or norm.startswith("../") or norm == ".." or "/../" in f"/{norm}/":
-        return None
-    return norm
+    if not (_is_int(width) and _is_int(height) and width > 0 and height > 0):  # type: ignore[operator]
+        return f"image size {describe(width)}x{describe(height)} must be positive integers"
+    limit = max_pixels_limit()
+    if width * height > limit:  # type: ignore[operator]
+        return (f"declared image size {width}x{height} is above the limit of {limit / 1e6:.0f} megapixels "
+                "(SEGTOOL_MAX_PIXELS)")
+    return None
+
+
+def points_problem(xy: np.ndarray, width: int, height: int) -> str | None:
+    """Why float ``(K, 2)`` ``(x, y)`` vertices cannot be rasterised on a ``width x height`` image, or ``None``."""
+    if xy.size and not np.isfinite(xy).all():
+        return "coordinates must be finite numbers (NaN or infinity found)"
+    mx, my = COORD_MARGIN * width, COORD_MARGIN * height
+    if xy.size and ((xy[:, 0] < -mx).any() or (xy[:, 0] > width + mx).any()
+                    or (xy[:, 1] < -my).any() or (xy[:, 1] > height + my).any()):
+        bad = xy[(xy[:, 0] < -mx) | (xy[:, 0] > width + mx) | (xy[:, 1] < -my) | (xy[:, 1] > height + my)][0]
+        return (f"vertex ({bad[0]:.6g}, {bad[1]:.6g}) lies far outside the {width}x{height} image "
+                f"(more than {COORD_MARGIN:g} image size away)")
+    return None
+
+
+def polygon_problem(polygons: object, width: int, height: int) -> str | None:
+    """Why COCO ``segmentation`` polygons (a list of flat ``[x1, y1, ...]`` lists) cannot be rasterised
+    on a ``width x height`` image, or ``None``: at least 3 numeric vertices each, finite, within the
+    margin, and a bounded total edge length (what pycocotools allocates)."""
+    if not isinstance(polygons, list) or not polygons or not all(isinstance(p, list) for p in polygons):
+        return "segmentation must be a non-empty list of polygons"
+    total = 0.0
+    for p in polygons:
+        if len(p) < 6 or len(p) % 2 or not all((isinstance(v, (int, float)) and not isinstance(v, bool)) for v in p):
+            return f"polygon with fewer than 3 points or non-numeric coordinates ({len(p)} values)"
+        try:
+            xy = np.asarray(p, np.float64).reshape(-1, 2)
+        except (OverflowError, ValueError):
+            return "coordinates must be finite numbers"
+        problem = points_problem(xy, width, height)
+        if problem:
+            return problem
+        step = np.abs(np.diff(np.vstack([xy, xy[:1]]), axis=0)).max(axis=1)
+        total += float(step.sum())
+    if total > MAX_PERIMETER + 64 * (width + height):
+        return f"polygons with a total edge length of {total:.0f} pixels (more than any mask of this image needs)"
+    return None
+
+
+def image_source(image_root: str | Path, rel: str) -> Path:
+    """The real file of the project image ``rel``: :class:`ImageReadError` when the path is unsafe or a
+    link leads outside ``image_root`` (exports never read outside the image folder)."""
+    try:
+        return RelPath(rel, "image path").inside(image_root)
+    except UnsafePathError as exc:
+        raise ImageReadError(str(exc)) from None
+
+
+def copy_image(image_root: str | Path, rel: str, dst: Path) -> None:
+    """Copy project image ``rel`` (confined to ``image_root``, see :func:`image_source`) to ``dst``.
+
+    Raises
+    ------
+    ImageReadError
+        The image is missing, unreadable, not a regular file, or outside the image folder; the
+        caller skips the image and reports it.
+    """
+    src = image_source(image_root, rel)
+    if not src.is_file():
+        raise ImageReadError(f"image file not found: {src}" if not src.exists() else f"{src} is not a regular file")
+    try:
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or exc.filename == str(dst):
+            raise as_segtool_error(exc, dst) from None  # the export cannot go on
+        raise ImageReadError(f"cannot copy image {src}: {exc.strerror or exc}") from None
 
 
 def split_names(keys: Sequence[str], fractions: dict[str, float] | None, seed: int = 0) -> dict[str, str]:
@@ -74,8 +163,13 @@ def split_names(keys: Sequence[str], fractions: dict[str, float] | None, seed: i
     ordered = sorted(keys)
     if not fractions:
         return {k: "train" for k in ordered}
+    for name in fractions:
+        try:
+            plain_word(name, "split name")
+        except UnsafePathError as exc:
+            raise FormatError(str(exc)) from None
     total = sum(fractions.values())
-    if any(v < 0 for v in fractions.values()) or total > 1.0 + 1e-9:
+    if any(not (v >= 0) for v in fractions.values()) or total > 1.0 + 1e-9:
         raise FormatError(f"split fractions must be >= 0 and sum to at most 1, got {fractions}")
     rng = random.Random(seed)
     shuffled = ordered[:]
@@ -103,9 +197,14 @@ def parse_split(text: str | None) -> dict[str, float] | None:
             frac = float(value)
         except ValueError:
             frac = math.nan
-        if not name.strip() or not (0.0 <= frac <= 1.0) or name.strip() == "train":
-            raise FormatError(f"bad --split {text!r}: use NAME=FRACTION, e.g. val=0.2 (train gets the rest)")
-        out[name.strip()] = frac
+        name = name.strip()
+        if not name or not (0.0 <= frac <= 1.0) or name == "train" or name in out:
+            raise FormatError(f"bad --split {describe(text)}: use NAME=FRACTION, e.g. val=0.2 (train gets the rest)")
+        try:
+            plain_word(name, "split name")
+        except UnsafePathError as exc:
+            raise FormatError(f"bad --split {describe(text)}: {exc}") from None
+        out[name] = frac
     return out
 
 

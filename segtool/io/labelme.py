@@ -6,6 +6,12 @@ instance (labelme's convention for objects in several pieces). Line, line-strip 
 shapes carry no area and are skipped (counted in :attr:`ImportedDataset.source`'s report by the
 caller). Every problem is collected; the first ones are raised as one
 :class:`~segtool.core.errors.FormatError`.
+
+Untrusted input: files are read by the untrusted-JSON loader; ``imagePath`` must lead inside the
+project folder (after resolving links); ``imageHeight``/``imageWidth`` are checked against the pixel
+limit before a canvas is allocated; vertices must be finite and near the image; ``group_id`` is an
+integer or null; labels follow the class-name policy; an embedded mask PNG may not be larger than
+the image (checked from its header).
 """
 
 from __future__ import annotations
@@ -21,9 +27,19 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from segtool.core import masks
-from segtool.core.errors import FormatError
-from segtool.io.coco import read_json
-from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems, safe_relpath
+from segtool.core.errors import FormatError, UnsafePathError
+from segtool.core.names import class_name_problem
+from segtool.core.safe_paths import RelPath, describe, has_control_chars, is_valid_utf8
+from segtool.core.untrusted_json import load_json
+from segtool.io.common import (
+    COORD_MARGIN,
+    ImportedAnnotation,
+    ImportedDataset,
+    ImportedImage,
+    Problems,
+    declared_size_problem,
+    points_problem,
+)
 
 #: Shape types without an area, skipped on import.
 SKIPPED_SHAPES = ("line", "linestrip", "point", "points")
@@ -50,7 +66,10 @@ def shape_to_mask(shape: dict, height: int, width: int) -> tuple[np.ndarray | No
         return None, None
     pts = _points(shape)
     if pts is None:
-        return None, "points must be a list of [x, y] numbers"
+        return None, "points must be a list of [x, y] finite numbers"
+    reason = points_problem(pts, width, height)
+    if reason:
+        return None, reason
     canvas = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(canvas)
     if kind == "polygon":
@@ -62,19 +81,24 @@ def shape_to_mask(shape: dict, height: int, width: int) -> tuple[np.ndarray | No
         draw.rectangle([x0, y0, x1, y1], outline=1, fill=1)
     elif kind == "circle" and len(pts) == 2:
         r = math.dist(pts[0], pts[1])
+        if r > COORD_MARGIN * max(width, height):
+            return None, f"circle of radius {r:.6g} is far larger than the {width}x{height} image"
         cx, cy = pts[0]
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=1, fill=1)
     elif kind == "mask" and len(pts) == 2:
         return _mask_shape(shape, pts, height, width)
     else:
-        return None, f"unsupported shape_type {kind!r} with {len(pts)} point(s)"
+        return None, f"unsupported shape_type {describe(kind)} with {len(pts)} point(s)"
     return np.asarray(canvas, dtype=bool), None
 
 
 def _mask_shape(shape: dict, pts: np.ndarray, height: int, width: int) -> tuple[np.ndarray | None, str | None]:
     try:
-        patch = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape.get("mask") or ""))).convert("L")) > 0
-    except Exception:
+        with Image.open(io.BytesIO(base64.b64decode(shape.get("mask") or "", validate=True))) as im:
+            if im.size[0] > width or im.size[1] > height:
+                return None, f"mask of {im.size[0]}x{im.size[1]} pixels is larger than the {width}x{height} image"
+            patch = np.asarray(im.convert("L")) > 0
+    except Exception:  # noqa: BLE001 - base64 and Pillow raise many types for bad data
         return None, "mask shape without a readable base64 PNG"
     x0, y0 = (int(round(v)) for v in pts.min(axis=0))
     out = np.zeros((height, width), bool)
@@ -103,7 +127,7 @@ def load_labelme(path: str | Path, root: str | Path) -> ImportedDataset:
     dataset = ImportedDataset(source=str(path))
     categories: dict[str, None] = {}
     for file in files:
-        image = _load_one(file, read_json(file), root, problems)
+        image = _load_one(file, load_json(file, what="labelme JSON file"), root, problems)
         if image is not None:
             dataset.images.append(image)
             categories.update((a.category, None) for a in image.annotations)
@@ -112,43 +136,77 @@ def load_labelme(path: str | Path, root: str | Path) -> ImportedDataset:
     return dataset
 
 
-def _image_rel(file: Path, data: dict, root: Path) -> str | None:
+def _image_rel(file: Path, data: dict, root: Path) -> RelPath:
+    """``imagePath`` (relative to the JSON file, ``..`` allowed) as a path relative to ``root``.
+
+    Raises
+    ------
+    UnsafePathError
+        Not text, absolute, NUL/control characters, invalid Unicode, or outside ``root`` (also
+        through a link).
+    """
     image_path = data.get("imagePath")
     if not isinstance(image_path, str) or not image_path.strip():
-        return None
-    full = Path(os.path.normpath(file.parent.resolve() / image_path.replace("\\", "/")))
+        raise UnsafePathError(f"imagePath {describe(image_path)} must name the image file")
+    if not is_valid_utf8(image_path) or has_control_chars(image_path):
+        raise UnsafePathError(f"imagePath {describe(image_path)} holds a NUL, a control character or invalid Unicode")
+    text = image_path.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise UnsafePathError(f"imagePath {describe(image_path)} is absolute; labelme paths are relative to the "
+                              "JSON file")
+    full = Path(os.path.normpath(file.parent.resolve() / text))
     try:
-        return safe_relpath(full.relative_to(root).as_posix())
+        rel = RelPath(full.relative_to(root).as_posix(), "imagePath")
     except ValueError:
-        return None
+        raise UnsafePathError(f"imagePath {describe(image_path)} is not inside the project folder {root}") from None
+    rel.inside(root)
+    return rel
+
+
+def _group_key(label: str, gid: Any, index: int) -> tuple[str, Any] | None:
+    """Instances are grouped by ``(label, group_id)``; a shape without group is its own instance."""
+    if gid is None:
+        return (label, ("shape", index))
+    if isinstance(gid, int) and not isinstance(gid, bool):
+        return (label, gid)
+    return None
 
 
 def _load_one(file: Path, data: Any, root: Path, problems: Problems) -> ImportedImage | None:
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         problems.add(f"{file.name}: not a labelme file (no 'shapes' list)")
         return None
-    rel = _image_rel(file, data, root)
-    if rel is None:
-        problems.add(f"{file.name}: imagePath {data.get('imagePath')!r} is not inside the project folder {root}")
+    try:
+        rel = _image_rel(file, data, root)
+    except UnsafePathError as exc:
+        problems.add(f"{file.name}: {exc}")
         return None
     h, w = data.get("imageHeight"), data.get("imageWidth")
-    if not (isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0):
-        problems.add(f"{file.name}: imageHeight/imageWidth must be positive integers")
+    reason = declared_size_problem(w, h)
+    if reason:
+        problems.add(f"{file.name}: imageWidth x imageHeight: {reason}")
         return None
     image = ImportedImage(rel, w, h)
     groups: dict[tuple[str, Any], np.ndarray] = {}
     for i, shape in enumerate(data["shapes"]):
-        label = shape.get("label") if isinstance(shape, dict) else None
-        if not isinstance(label, str) or not label.strip():
-            problems.add(f"{file.name}: shapes[{i}] needs a non-empty label")
+        if not isinstance(shape, dict):
+            problems.add(f"{file.name}: shapes[{i}] is not an object")
+            continue
+        label = shape.get("label")
+        reason = class_name_problem(label)
+        if reason:
+            problems.add(f"{file.name}: shapes[{i}]: label: {reason}")
+            continue
+        key = _group_key(label, shape.get("group_id"), i)
+        if key is None:
+            problems.add(f"{file.name}: shapes[{i}] ({label}): group_id {describe(shape.get('group_id'))} must be "
+                         "an integer or null")
             continue
         mask, reason = shape_to_mask(shape, h, w)
         if reason:
             problems.add(f"{file.name}: shapes[{i}] ({label}): {reason}")
         if mask is None:
             continue
-        gid = shape.get("group_id")
-        key = (label.strip(), gid if gid is not None else ("shape", i))
         groups[key] = groups[key] | mask if key in groups else mask
     for (label, _), mask in groups.items():
         if mask.any():

@@ -12,17 +12,23 @@ reads as ``root/VOCdevkit/VOC2012``)::
 
 Index 255 is "void": with ``void_border=N`` a band of N pixels around every object boundary is
 set to 255 in both PNGs, as in the original VOC. ``<id>`` is the image's relative path without
-suffix, folders joined by ``__`` (see :func:`voc_ids`). Classes get indices 1..K in id order.
+suffix, folders joined by ``__``, unique by construction (see :func:`voc_ids`). Classes get
+indices 1..K in id order.
+
+Names: class names follow the one name policy (:mod:`segtool.core.names`); ``labelmap.txt`` cannot
+hold ``:`` or a leading ``#``, so such names are refused before anything is written; everything
+else is written exactly (UTF-8; XML escaped), so re-importing an export gives the same classes.
+Import checks each PNG's declared size from its header before decoding it, and reads
+``labelmap.txt`` as UTF-8 only (another encoding is refused with its reason, never guessed).
 """
 
 from __future__ import annotations
 
-import shutil
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -32,9 +38,22 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from segtool.core import masks
+from segtool.core.atomic import as_segtool_error
 from segtool.core.document import ImageRecord, Instance, LabelClass
-from segtool.core.errors import FormatError, ImageReadError
-from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems, voc_palette
+from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
+from segtool.core.names import check_names_for_format, class_name_problem, unique_stems
+from segtool.core.rle import RleError, decode_counts, segment_cumsum
+from segtool.core.safe_paths import RelPath, describe
+from segtool.io.common import (
+    ImportedAnnotation,
+    ImportedDataset,
+    ImportedImage,
+    Problems,
+    copy_image,
+    declared_size_problem,
+    image_source,
+    voc_palette,
+)
 from segtool.io.images import load_image
 
 #: The 20 Pascal VOC classes plus background, used to name indices when no labelmap.txt exists.
@@ -51,27 +70,18 @@ DEFAULT_WORKERS = 8
 
 @dataclass
 class VocStats:
-    """What an export wrote."""
+    """What an export wrote; ``skipped`` lists ``(image path, reason)`` of images left out (unreadable)."""
 
     images: int = 0
     objects: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def voc_ids(paths: Iterable[str]) -> dict[str, str]:
-    """Flat, unique VOC ids for relative image paths: ``"a/b/c.png"`` -> ``"a__b__c"``.
-
-    When two paths would collide (``x.jpg`` and ``x.png``) the suffix is kept (``x_png``).
-    """
-    paths = list(paths)
-    base = {p: p.rsplit(".", 1)[0].replace("/", "__") if "." in p.rsplit("/", 1)[-1] else p.replace("/", "__")
-            for p in paths}
-    taken: dict[str, int] = {}
-    for b in base.values():
-        taken[b] = taken.get(b, 0) + 1
-    out: dict[str, str] = {}
-    for p, b in base.items():
-        out[p] = b if taken[b] == 1 else p.replace("/", "__").replace(".", "_")
-    return out
+    """Flat VOC ids for relative image paths, unique by construction: ``"a/b/c.png"`` -> ``"a__b__c"``
+    (:func:`segtool.core.names.unique_stems`; ``x.jpg`` and ``x.png`` give ``x`` and ``x_png``,
+    ``sub/x.jpg`` and ``sub__x.jpg`` never share an id)."""
+    return unique_stems(paths)
 
 
 def class_indices(classes: Sequence[LabelClass]) -> dict[int, int]:
@@ -123,8 +133,11 @@ def paint_objects(rles: Sequence[dict], size: tuple[int, int]) -> np.ndarray:
         raise FormatError(f"an index map holds at most 255 objects, got {len(rles)}")
     if not rles:
         return np.zeros((h, w), np.uint8)
-    counts, owner, pos = _decode_counts([_counts_text(r) for r in rles], h * w)
-    ends = _segment_cumsum(counts, owner)
+    try:
+        counts, owner, pos = decode_counts([_counts_text(r) for r in rles], h * w)
+    except RleError as exc:
+        raise FormatError(f"{exc} in the project") from None
+    ends = segment_cumsum(counts, owner)
     fg = (pos % 2 == 1) & (counts > 0)
     start, stop, value = ends[fg] - counts[fg], ends[fg], (owner[fg] + 1).astype(np.uint8)
     bounds = np.sort(np.concatenate(([0, h * w], start, stop)))
@@ -158,59 +171,6 @@ def _counts_text(rle: dict) -> str:
     return counts
 
 
-def _segment_cumsum(values: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``values`` restarting wherever ``owner`` (sorted) changes."""
-    cs = np.cumsum(values)
-    first = _segment_first(owner)
-    return cs - (cs - values)[first]
-
-
-def _segment_first(owner: np.ndarray) -> np.ndarray:
-    """For every element, the index of the first element with the same (sorted) ``owner``."""
-    starts = np.ones(owner.size, bool)
-    starts[1:] = owner[1:] != owner[:-1]
-    return np.maximum.accumulate(np.where(starts, np.arange(owner.size), 0))
-
-
-def _decode_counts(texts: Sequence[str], area: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode several compressed COCO RLE strings (pycocotools' ``rleFrString``) at once.
-
-    Returns ``(counts, owner, pos)``: int64 run lengths of all strings concatenated, the index of
-    the string each run belongs to, and the run's position within its string.
-
-    Raises
-    ------
-    FormatError
-        A string is not valid compressed RLE or its runs do not cover ``area`` pixels.
-    """
-    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    try:
-        data = np.frombuffer("".join(texts).encode("ascii"), np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError:
-        raise FormatError("corrupt RLE in the project (non-ASCII counts)") from None
-    string_ends = np.cumsum(lengths)
-    if (data.size and (data.min() < 0 or data.max() > 63)) or (lengths == 0).any() \
-            or (data[string_ends - 1] & 0x20).any():
-        raise FormatError("corrupt RLE in the project")
-    ends = np.flatnonzero((data & 0x20) == 0)  # last character of every value
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    shift = np.arange(data.size) - np.repeat(starts, ends - starts + 1)
-    x = np.add.reduceat((data & 0x1F) << (5 * shift), starts)
-    negative = (data[ends] & 0x10) != 0
-    x[negative] |= -1 << (5 * (shift[ends][negative] + 1))
-    owner = np.searchsorted(string_ends, ends, side="right")
-    pos = np.arange(x.size) - _segment_first(owner)
-    odd, even = pos % 2 == 1, (pos % 2 == 0) & (pos >= 2)  # runs from the third on are deltas
-    counts = x.copy()
-    counts[odd] = _segment_cumsum(np.where(odd, x, 0), owner)[odd]
-    counts[even] = _segment_cumsum(np.where(even, x, 0), owner)[even]
-    if counts.size and counts.min() < 0:
-        raise FormatError("corrupt RLE in the project (negative run)")
-    if (np.bincount(owner, weights=counts, minlength=len(texts)) != area).any():
-        raise FormatError(f"corrupt RLE in the project (runs do not cover {area} pixels)")
-    return counts, owner, pos
-
-
 def save_palette_png(index_map: np.ndarray, path: Path) -> None:
     """Write a ``uint8`` ``(H, W)`` index map as a palette PNG with the VOC colour map.
 
@@ -241,16 +201,20 @@ def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance]
     return "".join(parts).encode("utf-8")
 
 
-def _write_jpeg(src: Path, dst: Path) -> None:
-    if src.suffix.lower() in (".jpg", ".jpeg"):
-        try:
-            shutil.copyfile(src, dst)
-            return
-        except OSError as exc:
-            raise ImageReadError(f"cannot copy image {src}: {exc}") from exc
-    rgb = load_image(src)
-    if not cv2.imwrite(str(dst), np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95]):
-        raise FormatError(f"cannot write {dst}")
+def _write_jpeg(image_root: Path, rel: str, dst: Path) -> None:
+    """JPEG files are copied, others converted; :class:`ImageReadError` when the image cannot be read
+    (or lies outside ``image_root``)."""
+    if rel.lower().endswith((".jpg", ".jpeg")):
+        copy_image(image_root, rel, dst)
+        return
+    rgb = load_image(image_source(image_root, rel))
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise FormatError(f"cannot encode {dst.name} as JPEG")
+    try:
+        dst.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise as_segtool_error(exc, dst) from None
 
 
 def export_voc(out: str | Path, classes: Sequence[LabelClass],
@@ -275,26 +239,38 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
         always iterated on the calling thread (a project store's connection stays there).
     """
     out = Path(out)
-    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "Annotations", "ImageSets/Segmentation"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    check_names_for_format([c.name for c in classes], "voc")
+    index = class_indices(classes)
+    try:
+        for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "Annotations", "ImageSets/Segmentation"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise as_segtool_error(exc, out, "create") from None
     items = list(items)
     ids = voc_ids(rec.path for rec, _ in items)
-    job = _ImageJob(out, class_indices(classes), {c.id: c.name for c in classes}, void_border,
+    job = _ImageJob(out, index, {c.id: c.name for c in classes}, void_border,
                     Path(image_root) if copy_images else None)
     lists: dict[str, list[str]] = {"train": [], "val": []}
     stats = VocStats()
+    written: set[str] = set()
 
-    def done(objects: int) -> None:
-        stats.images += 1
-        stats.objects += objects
+    def done(result: tuple[str, int, str | None]) -> None:
+        path, objects, skipped = result
+        if skipped is None:
+            stats.images += 1
+            stats.objects += objects
+            written.add(path)
+        else:
+            stats.skipped.append((path, skipped))
         if progress:
             progress(1)
 
     _run_jobs(job, ((ids[rec.path], rec, insts) for rec, insts in items),
               DEFAULT_WORKERS if workers is None else workers, done)
-    for rec, _ in items:
+    kept = [rec for rec, _ in items if rec.path in written]
+    for rec in kept:
         lists.setdefault((splits or {}).get(rec.path, "train"), []).append(ids[rec.path])
-    _write_lists(out, lists, [ids[rec.path] for rec, _ in items])
+    _write_lists(out, lists, [ids[rec.path] for rec in kept])
     _write_labelmap(out, classes)
     return stats
 
@@ -309,22 +285,32 @@ class _ImageJob:
     void_border: int
     image_root: Path | None
 
-    def __call__(self, vid: str, rec: ImageRecord, instances: Sequence[Instance]) -> int:
-        """Write the class/object PNGs, the XML (and the JPEG) of one image; return its object count."""
-        cls, obj, objects = render_maps(instances, (rec.height, rec.width), self.index, self.void_border)
-        save_palette_png(cls, self.out / "SegmentationClass" / f"{vid}.png")
-        save_palette_png(obj, self.out / "SegmentationObject" / f"{vid}.png")
-        (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names))
+    def __call__(self, vid: str, rec: ImageRecord, instances: Sequence[Instance]) -> tuple[str, int, str | None]:
+        """Write the (JPEG,) class/object PNGs and XML of one image.
+
+        Returns ``(path, objects, None)``, or ``(path, 0, reason)`` when the image cannot be read
+        (nothing of it is written then; the export goes on and reports it).
+        """
         if self.image_root is not None:
-            _write_jpeg(self.image_root / rec.path, self.out / "JPEGImages" / f"{vid}.jpg")
-        return len(objects)
+            try:
+                _write_jpeg(self.image_root, rec.path, self.out / "JPEGImages" / f"{vid}.jpg")
+            except ImageReadError as exc:
+                return rec.path, 0, str(exc)
+        cls, obj, objects = render_maps(instances, (rec.height, rec.width), self.index, self.void_border)
+        try:
+            save_palette_png(cls, self.out / "SegmentationClass" / f"{vid}.png")
+            save_palette_png(obj, self.out / "SegmentationObject" / f"{vid}.png")
+            (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names))
+        except OSError as exc:
+            raise as_segtool_error(exc, self.out) from None
+        return rec.path, len(objects), None
 
 
 def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[Instance]]], workers: int,
-              done: Callable[[int], None]) -> None:
+              done: Callable[[tuple[str, int, str | None]], None]) -> None:
     """Run ``job`` over ``tasks`` on ``workers`` threads, at most ``2 * workers`` images in flight.
 
-    ``done(objects)`` is called on the calling thread, in task order. The first error is raised
+    ``done(result)`` is called on the calling thread, in task order. The first error is raised
     after the images still queued are cancelled.
     """
     if workers <= 0:
@@ -332,7 +318,7 @@ def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[I
             done(job(*task))
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voc-export")
-    pending: deque[Future[int]] = deque()
+    pending: deque[Future[tuple[str, int, str | None]]] = deque()
     try:
         for task in tasks:
             pending.append(pool.submit(job, *task))
@@ -344,11 +330,18 @@ def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[I
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise as_segtool_error(exc, path) from None
+
+
 def _write_lists(out: Path, lists: Mapping[str, list[str]], all_ids: Sequence[str]) -> None:
     sets = out / "ImageSets" / "Segmentation"
     for name, vids in lists.items():
-        (sets / f"{name}.txt").write_text("".join(f"{v}\n" for v in vids))
-    (sets / "trainval.txt").write_text("".join(f"{v}\n" for v in all_ids))
+        _write_text(sets / f"{name}.txt", "".join(f"{v}\n" for v in vids))
+    _write_text(sets / "trainval.txt", "".join(f"{v}\n" for v in all_ids))
 
 
 def _write_labelmap(out: Path, classes: Sequence[LabelClass]) -> None:
@@ -356,27 +349,57 @@ def _write_labelmap(out: Path, classes: Sequence[LabelClass]) -> None:
     lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
     lines += [f"{c.name}:{','.join(str(int(v)) for v in _PALETTE[index[c.id]])}::"
               for c in sorted(classes, key=lambda c: c.id)]
-    (out / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_text(out / "labelmap.txt", "\n".join(lines) + "\n")
 
 
 def read_labelmap(path: Path) -> list[str]:
-    """Class names by index from a ``labelmap.txt`` (``name:r,g,b:...``; index 0 is background)."""
-    names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            names.append(line.split(":", 1)[0].strip())
+    """Class names by index from a ``labelmap.txt`` (``name:r,g,b:...``; index 0 is background).
+
+    Lines end at ``\n`` only (a class name may hold any other character the name policy allows).
+
+    Raises
+    ------
+    FormatError
+        The file is unreadable, not UTF-8 (e.g. Latin-1: segtool does not guess encodings), or
+        names a class the name policy refuses or twice.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not UTF-8 text (byte {exc.start}); save labelmap.txt as UTF-8") from None
+    names: list[str] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name = line.split(":", 1)[0]
+        problem = class_name_problem(name)
+        if problem is None and name in names:
+            problem = f"class {describe(name)} is listed twice"
+        if problem:
+            raise FormatError(f"{path}: line {number}: {problem}")
+        names.append(name)
     return names
 
 
 def _read_index_png(path: Path, problems: Problems) -> np.ndarray | None:
+    """A ``uint8`` ``(H, W)`` index map from a palette, gray or RGB (VOC colours) PNG; the declared size
+    is checked from the header before anything is decoded."""
     try:
         with Image.open(path) as im:
+            reason = declared_size_problem(*im.size)
+            if reason:
+                problems.add(f"{path.name}: {reason}")
+                return None
             if im.mode in ("P", "L"):
                 return np.array(im)
             rgb = np.asarray(im.convert("RGB"))
-    except Exception as exc:
-        problems.add(f"{path.name}: not a readable PNG ({exc})")
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for corrupt files
+        problems.add(f"{path.name}: not a readable PNG ({str(exc)[:120]})")
         return None
     lut = {tuple(int(v) for v in c): i for i, c in enumerate(_PALETTE)}
     flat = rgb.reshape(-1, 3)
@@ -414,7 +437,12 @@ def load_voc(root: str | Path, names: Mapping[str, str] | None = None) -> Import
         vid = cls_png.stem
         rel = names.get(vid) if names is not None else f"JPEGImages/{vid}.jpg"
         if rel is None:
-            problems.add(f"{vid}: no image of the project has this VOC id")
+            problems.add(f"{describe(vid)}: no image of the project has this VOC id")
+            continue
+        try:
+            rel = RelPath(rel, "VOC image path")
+        except UnsafePathError as exc:
+            problems.add(str(exc))
             continue
         image = _load_voc_image(vid, rel, cls_png, obj_dir / f"{vid}.png", class_names, problems)
         if image is not None:
@@ -432,7 +460,7 @@ def _load_voc_image(vid: str, rel: str, cls_png: Path, obj_png: Path, class_name
     obj = _read_index_png(obj_png, problems) if obj_png.is_file() else None
     if cls is None or (obj_png.is_file() and obj is None):
         return None
-    if obj is not None and obj.shape != cls.shape:
+    if obj is not None and obj.shape != cls.shape:  # (both headers were checked before decoding)
         problems.add(f"{vid}: SegmentationObject size {obj.shape} differs from SegmentationClass {cls.shape}")
         return None
     h, w = cls.shape

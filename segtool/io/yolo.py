@@ -4,7 +4,7 @@ Layout written into ``out/``::
 
     images/<split>/<id><suffix>      the images (copied)
     labels/<split>/<id>.txt          one line per polygon: ``class x1 y1 x2 y2 ...`` in [0, 1]
-    data.yaml                        train (val, test: when those splits exist), nc, names {index: name}
+    data.yaml                        path, train (val, test: when those splits exist), nc, names {index: name}
 
 Class indices are 0..K-1: the classes' source ids when they are exactly 0..K-1 (a YOLO or COCO
 dataset imported with ids 0..K-1 keeps them), else class-id order. Each instance is ONE line: its
@@ -12,15 +12,18 @@ outer rings on pixel edges (x / width, y / height), several parts joined into on
 as Ultralytics' own ``convert_coco`` joins them (:func:`join_parts`, ``merge_multi_segment``: the
 parts are connected at their closest points by a zero-width double line). YOLO cannot express holes:
 a mask with holes is written as its outer rings and counted in :attr:`YoloStats.holes_dropped`.
-``data.yaml`` has no ``path`` key (Ultralytics then uses the yaml's own folder, so the export can be
-moved), ``val:`` only when a ``val`` split exists, and ``names``/``nc`` always valid for Ultralytics
-(a project without classes names one placeholder class, :data:`PLACEHOLDER_CLASS`).
-``<id>`` comes from :func:`segtool.core.names.unique_stems`.
+``data.yaml``: ``val:`` only when a ``val`` split exists, and ``names``/``nc`` always valid for
+Ultralytics (a project without classes names one placeholder class, :data:`PLACEHOLDER_CLASS`).
+``<id>`` comes from :func:`segtool.core.names.unique_stems`
+(unique by construction); split names are plain words; ``data.yaml`` is written by
+``yaml.safe_dump``, which quotes or escapes every class name the name policy allows, so names
+round-trip exactly. Images are read only inside the image folder; an image that cannot be read is
+skipped (no label file either) and listed in :attr:`YoloStats.skipped`.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +31,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from segtool.core.atomic import as_segtool_error
 from segtool.core.document import ImageRecord, Instance, LabelClass
-from segtool.core.errors import ImageReadError
-from segtool.core.names import unique_stems
-from segtool.io.common import mask_to_coco_polygons
+from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
+from segtool.core.names import check_names_for_format, unique_stems
+from segtool.core.safe_paths import plain_word
+from segtool.io.common import copy_image, mask_to_coco_polygons
 
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
 #: The one class ``data.yaml`` names when the project has none (Ultralytics refuses 0 classes).
 PLACEHOLDER_CLASS = "object"
 
@@ -44,6 +50,7 @@ class YoloStats:
     images: int = 0
     polygons: int = 0
     holes_dropped: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Instances of several parts written as one joined polygon.
     parts_joined: int = 0
     notes: list[str] = field(default_factory=list)
@@ -113,9 +120,9 @@ def class_order(classes: Sequence[LabelClass]) -> list[LabelClass]:
     return sorted(classes, key=lambda c: c.id)
 
 
-def data_yaml(classes: Sequence[LabelClass], splits: set[str]) -> str:
-    """The ``data.yaml`` text: train (and val, test, ... when those splits exist), ``nc`` and ``names``."""
-    data: dict = {"train": "images/train"}
+def data_yaml(classes: Sequence[LabelClass], splits: set[str], path: Path) -> str:
+    """The ``data.yaml`` text: ``path``, train (and val, test, ... when those splits exist), ``nc``, ``names``."""
+    data: dict = {"path": str(path), "train": "images/train"}
     for split in sorted(splits - {"train"}, key=lambda s: (s != "val", s)):
         data[split] = f"images/{split}"
     names = {i: c.name for i, c in enumerate(class_order(classes))} or {0: PLACEHOLDER_CLASS}
@@ -124,36 +131,64 @@ def data_yaml(classes: Sequence[LabelClass], splits: set[str]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def _suffix(rel: str) -> str:
+    """The image's suffix in lower case when it is a plain one (``.jpg``), else ``.img``."""
+    name = rel.rsplit("/", 1)[-1]
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return suffix.lower() if _SUFFIX.fullmatch(suffix) else ".img"
+
+
 def export_yolo(out: str | Path, classes: Sequence[LabelClass],
                 items: Iterable[tuple[ImageRecord, Sequence[Instance]]], *, image_root: str | Path,
                 splits: Mapping[str, str] | None = None,
-                progress: Callable[[int], None] | None = None) -> YoloStats:
-    """Write a YOLO segmentation dataset (layout in the module docstring); images are always copied."""
+                progress: Callable[[int], None] | None = None, dataset_path: str | Path | None = None) -> YoloStats:
+    """Write a YOLO segmentation dataset (layout in the module docstring); images are always copied.
+
+    ``dataset_path`` is the ``path`` written in ``data.yaml`` (default ``out``): the final folder when
+    ``out`` is a temporary one that is moved into place afterwards.
+    """
     out = Path(out)
+    check_names_for_format([c.name for c in classes], "yolo")
     items = list(items)
     ids = unique_stems(rec.path for rec, _ in items)
     index = {c.id: i for i, c in enumerate(class_order(classes))}
     stats = YoloStats()
-    used: set[str] = set()
-    for rec, instances in items:
-        split = (splits or {}).get(rec.path, "train")
-        used.add(split)
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-        src = Path(image_root) / rec.path
-        try:
-            shutil.copyfile(src, out / "images" / split / f"{ids[rec.path]}{src.suffix.lower()}")
-        except OSError as exc:
-            raise ImageReadError(f"cannot copy image {src}: {exc}") from exc
-        lines = yolo_lines(instances, index, rec.width, rec.height, stats)
-        (out / "labels" / split / f"{ids[rec.path]}.txt").write_text("".join(f"{x}\n" for x in lines))
-        stats.images += 1
-        if progress:
-            progress(1)
-    (out / "data.yaml").write_text(data_yaml(classes, used | {"train"}), encoding="utf-8")
+    used: set[str] = {"train"}
+    try:
+        for rec, instances in items:
+            split = (splits or {}).get(rec.path, "train")
+            _export_image(out, split, ids[rec.path], rec, instances, image_root, index, stats)
+            used.add(split)
+            if progress:
+                progress(1)
+        (out / "images" / "train").mkdir(parents=True, exist_ok=True)
+        (out / "labels" / "train").mkdir(parents=True, exist_ok=True)
+        (out / "data.yaml").write_text(data_yaml(classes, used, Path(dataset_path or out).resolve()),
+                                       encoding="utf-8")
+    except OSError as exc:
+        raise as_segtool_error(exc, out) from None
     if not classes:
         stats.notes.append(f"the project has no classes: data.yaml names one placeholder class "
                            f"{PLACEHOLDER_CLASS!r} (Ultralytics needs at least one)")
     if stats.holes_dropped:
         stats.notes.append(f"{stats.holes_dropped} mask(s) had holes, which YOLO polygons cannot hold: holes lost")
     return stats
+
+
+def _export_image(out: Path, split: str, stem: str, rec: ImageRecord, instances: Sequence[Instance],
+                  image_root: str | Path, index: Mapping[int, int], stats: YoloStats) -> None:
+    """Copy one image and write its label file (or record it in ``stats.skipped`` when unreadable)."""
+    try:
+        plain_word(split, "split name")
+    except UnsafePathError as exc:
+        raise FormatError(str(exc)) from None
+    (out / "images" / split).mkdir(parents=True, exist_ok=True)
+    (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    try:
+        copy_image(image_root, rec.path, out / "images" / split / f"{stem}{_suffix(rec.path)}")
+    except ImageReadError as exc:
+        stats.skipped.append((rec.path, str(exc)))
+        return
+    lines = yolo_lines(instances, index, rec.width, rec.height, stats)
+    (out / "labels" / split / f"{stem}.txt").write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    stats.images += 1

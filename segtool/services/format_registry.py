@@ -5,8 +5,8 @@
 - ``datumaro:NAME``: any importer/exporter of the installed Datumaro (optional extra ``[formats]``),
   through the one bridge :mod:`segtool.io.datumaro_bridge`.
 
-Every export is written into a temporary folder and moved into place whole
-(:class:`~segtool.core.atomic.AtomicFolder`), so a failed or killed export leaves ``OUT`` as it was.
+Writers write into the temporary folder the export pipeline (:func:`segtool.services.formats.export_project`)
+provides and moves into place whole (:class:`~segtool.core.atomic.AtomicFolder`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segtool.core.atomic import AtomicFolder
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError
 from segtool.io.common import ImportedDataset
@@ -45,7 +44,6 @@ class ExportJob:
     has_split: bool = False
     segmentation: str = "auto"
     progress: Callable[[int], None] | None = None
-    overwrite: bool = False
 
 
 def is_datumaro(fmt: str) -> bool:
@@ -132,8 +130,9 @@ def load(fmt: str, path: Path, root: Path, *, boxes: str = "skip", images: Seque
     return IMPORTERS[fmt](path, root, boxes=boxes, images=images)
 
 
-def export(fmt: str, job: ExportJob) -> FormatStats:
-    """Write ``job`` in format ``fmt`` into ``job.out`` atomically (see the module docstring)."""
+def write(fmt: str, job: ExportJob, folder: Path) -> FormatStats:
+    """Write ``job`` in format ``fmt`` into ``folder`` (the export pipeline's temporary folder, moved
+    to ``job.out`` when complete)."""
     if is_datumaro(fmt):
         from segtool.io.datumaro_bridge import export_datumaro
 
@@ -146,5 +145,4 @@ def export(fmt: str, job: ExportJob) -> FormatStats:
         writer = EXPORTERS[fmt]
     else:
         raise FormatError(f"unknown export format {fmt!r}")
-    with AtomicFolder(job.out, overwrite=job.overwrite) as folder:
-        return writer(job, folder)
+    return writer(job, folder)

@@ -1,7 +1,9 @@
 """Dataset export and import use cases: the project store meets the io formats.
 
 - :func:`export_project` writes COCO / Pascal VOC / YOLO from a project's *accepted* instances
-  (``pending`` proposals are never exported).
+  (``pending`` proposals are never exported), through one pipeline: everything refusable is checked
+  first, folders are built beside ``OUT`` and moved into place whole, unreadable images are skipped
+  and listed.
 - :func:`import_into_project` validates a COCO file, VOC folder or labelme file(s) completely,
   then adds classes, images and instances in ONE transaction: bad input raises a
   :class:`~segtool.core.errors.FormatError` listing the first problems and changes nothing.
@@ -13,17 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from segtool.core import masks
+from segtool.core.atomic import AtomicFolder, as_segtool_error
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError, ImageReadError
-from segtool.core.names import check_class_name
+from segtool.core.names import check_class_name, check_names_for_format
+from segtool.core.safe_paths import RelPath
 from segtool.io import coco, labelme, voc, yolo
-from segtool.io.common import ImportedDataset, Problems, split_names
+from segtool.io.common import ImportedDataset, Problems, copy_image, split_names
 from segtool.io.dataset_files import project_rel
 from segtool.io.images import file_hash, probe_image
 from segtool.services import format_registry as more
@@ -48,6 +51,8 @@ class ExportReport:
     unlabelled_skipped: int = 0
     #: Accepted instances without a class, exported under the ``unlabelled`` class.
     unlabelled_exported: int = 0
+    #: ``(image path, reason)`` of images left out because they could not be read.
+    skipped_images: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the user: what was written and what was left out."""
@@ -57,9 +62,9 @@ class ExportReport:
                      "them under one with --unlabelled NAME)")
         if self.unlabelled_exported:
             text += f"; {self.unlabelled_exported} unlabelled instance(s) exported under their own class"
+        if self.skipped_images:
+            text += f"; {len(self.skipped_images)} unreadable image(s) skipped with their annotations"
         return text
-
-
 @dataclass
 class ImportReport:
     """What an import added (and skipped as already present)."""
@@ -114,6 +119,16 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
                    unlabelled: str | None = None, overwrite: bool = False) -> ExportReport:
     """Export the project's accepted instances.
 
+    Everything that can be refused is checked before anything is written: the format, the class
+    names (:func:`segtool.core.names.check_names_for_format`), ``unlabelled``, the split names
+    (plain words) and ``out``. A folder export is built in a temporary folder beside ``out`` and
+    moved into place at the end (:class:`~segtool.core.atomic.AtomicFolder`): a failure or a kill
+    leaves ``out`` as it was; an existing ``out`` is replaced only with ``overwrite`` and only when
+    a segtool export wrote it. A COCO ``.json`` file is written atomically (and replaced only with
+    ``overwrite``). Images that cannot be read (VOC/YOLO, COCO ``copy_images``) are skipped with
+    their annotations and listed in ``ExportReport.skipped_images``; an empty project gives an empty
+    but valid dataset.
+
     Instances without a class are never dropped in silence: they are counted in
     ``ExportReport.unlabelled_skipped``, or exported under the class named ``unlabelled``.
 
@@ -132,63 +147,121 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     records = store.images()
     splits = split_names([r.path for r in records], split, seed)
     policy = _Unlabelled(store, unlabelled)
-    classes = policy.classes
-    if fmt in more.EXPORTERS or more.is_datumaro(fmt):
-        job = more.ExportJob(out, classes, list(_items(store, records, policy)), store.root, splits,
-                             bool(split), segmentation=segmentation, progress=progress, overwrite=overwrite)
-        stats = more.export(fmt, job)
-        report = ExportReport([out], stats.images, stats.annotations, stats)
-    elif fmt == "voc":
-        stats = voc.export_voc(out, classes, _items(store, records, policy), image_root=store.root, splits=splits,
-                               void_border=void_border, progress=progress)
-        report = ExportReport([out], stats.images, stats.objects, stats)
-    elif fmt == "yolo":
-        ystats = yolo.export_yolo(out, classes, _items(store, records, policy), image_root=store.root,
-                                  splits=splits, progress=progress)
-        report = ExportReport([out], ystats.images, ystats.polygons, ystats)
+    check_names_for_format([c.name for c in policy.classes], fmt)
+    job = _Job(store, records, splits, split, policy, segmentation, copy_images, void_border, progress, date, out,
+               fmt)
+    if fmt == "coco" and out.suffix.lower() == ".json":
+        if split or copy_images:
+            raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
+        report = _export_coco_file(job, overwrite)
     else:
-        report = _export_coco(store, out, records, splits if split else None, segmentation=segmentation,
-                              copy_images=copy_images, progress=progress, date=date, policy=policy)
+        with AtomicFolder(out, overwrite=overwrite) as folder:
+            report = _FOLDER_EXPORTERS.get(fmt, _export_more)(job, folder)
+        report.files = [out / f.relative_to(folder) for f in report.files] if report.files else [out]
     report.unlabelled_skipped, report.unlabelled_exported = policy.skipped, policy.exported
     return report
 
 
-def _export_coco(store: ProjectStore, out: Path, records: list[ImageRecord], splits: dict[str, str] | None, *,
-                 segmentation: str, copy_images: bool, progress: Progress | None, date: str | None,
-                 policy: _Unlabelled) -> ExportReport:
-    single = out.suffix.lower() == ".json"
-    if single and (splits or copy_images):
-        raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
-    groups: dict[str, list[ImageRecord]] = {}
+@dataclass
+class _Job:
+    """What every exporter needs: the project, its images, the split of every path and the options."""
+
+    store: ProjectStore
+    records: list[ImageRecord]
+    splits: dict[str, str]
+    fractions: dict[str, float] | None
+    policy: _Unlabelled
+    segmentation: str
+    copy_images: bool
+    void_border: int
+    progress: Progress | None
+    date: str | None
+    final: Path
+    fmt: str = ""
+
+    def items(self, records: list[ImageRecord] | None = None) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+        return _items(self.store, self.records if records is None else records, self.policy)
+
+
+def _export_more(job: _Job, folder: Path) -> ExportReport:
+    """The formats of :mod:`segtool.services.format_registry` (CVAT, Label Studio, mask folders, Datumaro)."""
+    more_job = more.ExportJob(job.final, job.policy.classes, list(job.items()), job.store.root, job.splits,
+                              bool(job.fractions), segmentation=job.segmentation, progress=job.progress)
+    stats = more.write(job.fmt, more_job, folder)
+    return ExportReport([], stats.images, stats.annotations, stats)
+
+
+def _export_voc(job: _Job, folder: Path) -> ExportReport:
+    stats = voc.export_voc(folder, job.policy.classes, job.items(), image_root=job.store.root, splits=job.splits,
+                           void_border=job.void_border, progress=job.progress)
+    return ExportReport([], stats.images, stats.objects, stats, skipped_images=list(stats.skipped))
+
+
+def _export_yolo(job: _Job, folder: Path) -> ExportReport:
+    stats = yolo.export_yolo(folder, job.policy.classes, job.items(), image_root=job.store.root, splits=job.splits,
+                             progress=job.progress, dataset_path=job.final)
+    return ExportReport([], stats.images, stats.polygons, stats, skipped_images=list(stats.skipped))
+
+
+def _export_coco_folder(job: _Job, folder: Path) -> ExportReport:
+    records, skipped = job.records, []
+    if job.copy_images:
+        records, skipped = _copy_images(job.store.root, job.records, folder / "images")
+    names = ["annotations"] if not job.fractions else ["train", *job.fractions]
+    groups: dict[str, list[ImageRecord]] = {name: [] for name in names}
     for rec in records:
-        groups.setdefault(splits[rec.path] if splits else "annotations", []).append(rec)
-    report = ExportReport()
-    classes = policy.classes
+        groups[job.splits[rec.path] if job.fractions else "annotations"].append(rec)
+    report = ExportReport(skipped_images=skipped)
     for name, recs in groups.items():
-        def items(recs: list[ImageRecord] = recs) -> Iterator[tuple[ImageRecord, list[Instance]]]:
-            for rec, insts in _items(store, recs, policy):
-                yield rec, insts
-                if progress:
-                    progress(1)
-        data, stats = coco.build_coco(classes, items(), segmentation=segmentation, date=date)
-        target = out if single else out / f"{name}.json"
-        coco.save_json(data, target)
-        report.files.append(target)
+        data, stats = coco.build_coco(job.policy.classes, _counted(job, recs), segmentation=job.segmentation,
+                                      date=job.date)
+        coco.save_json(data, folder / f"{name}.json", durable=False)
+        report.files.append(folder / f"{name}.json")
         report.images += stats.images
         report.annotations += stats.annotations
         report.details = stats
-    if copy_images:
-        for rec in records:
-            _copy(store.root / rec.path, out / "images" / rec.path)
     return report
 
 
-def _copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        shutil.copy2(src, dst)
-    except OSError as exc:
-        raise ImageReadError(f"cannot copy image {src}: {exc}") from exc
+def _export_coco_file(job: _Job, overwrite: bool) -> ExportReport:
+    target = job.final
+    if target.exists() and not overwrite:
+        raise FormatError(f"{target} exists; pass --overwrite to replace it (nothing was written)")
+    if target.is_dir():
+        raise FormatError(f"{target} is a folder; name a .json file or a folder without the .json suffix")
+    data, stats = coco.build_coco(job.policy.classes, _counted(job, job.records), segmentation=job.segmentation,
+                                  date=job.date)
+    coco.save_json(data, target)
+    return ExportReport([target], stats.images, stats.annotations, stats)
+
+
+def _counted(job: _Job, records: list[ImageRecord]) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+    for item in job.items(records):
+        yield item
+        if job.progress:
+            job.progress(1)
+
+
+def _copy_images(root: Path, records: list[ImageRecord], dest: Path) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+    """Copy every image to ``dest/<relative path>`` (read inside ``root`` only, written inside ``dest``
+    only); returns the records copied and ``(path, reason)`` of those that could not be read."""
+    kept, skipped = [], []
+    for rec in records:
+        try:
+            target = RelPath(rec.path, "image path").inside(dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy_image(root, rec.path, target)
+        except ImageReadError as exc:
+            skipped.append((rec.path, str(exc)))
+            continue
+        except OSError as exc:
+            raise as_segtool_error(exc, dest) from None
+        kept.append(rec)
+    return kept, skipped
+
+
+_FOLDER_EXPORTERS: dict[str, Callable[[_Job, Path], ExportReport]] = {
+    "coco": _export_coco_folder, "voc": _export_voc, "yolo": _export_yolo}
 
 
 def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxes: str = "skip") -> ImportedDataset:

@@ -32,7 +32,17 @@ dies, even by SIGKILL. A second writer gets :class:`ProjectLockedError`. Readers
 Errors
 ------
 Missing files, files that are not SQLite, SQLite files that are not segtool projects, projects
-from a newer segtool and any ``sqlite3.Error`` are raised as :class:`ProjectError` (one clear line).
+from a newer segtool ("update segtool") and any ``sqlite3.Error`` are raised as :class:`ProjectError`
+(one clear line); a full disk as :class:`~segtool.core.errors.DiskFullError` ("disk full"), a
+read-only file as "the project file is read-only".
+
+Untrusted files
+---------------
+A project file someone sent is checked on open (:mod:`segtool.store.checks`): not truncated,
+``PRAGMA quick_check`` clean (remembered per file state, so a file is checked once until someone
+else changes it), the image folder inside the project's folder, every image path a
+:class:`~segtool.core.safe_paths.RelPath` and every size sane. Instance rows are checked as they
+are read (types, sizes, RLE strings), so a crafted row is an error, never a crash in pycocotools.
 
 Coordinates: bboxes are XYXY with exclusive ends; RLEs are COCO compressed ``{"size": [H, W],
 "counts": str}``; image paths are POSIX, relative to :attr:`ProjectStore.root`.
@@ -58,7 +68,8 @@ from segtool.core.document import (
     Instance,
     LabelClass,
 )
-from segtool.core.errors import ProjectError, ProjectLockedError
+from segtool.core.errors import ProjectError
+from segtool.store import checks
 from segtool.store.lock import FileLock
 from segtool.store.schema import SCHEMA_VERSION, migrate
 
@@ -91,11 +102,11 @@ def _rgb(text: str) -> tuple[int, int, int]:
     return (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))
 
 
-def _row_to_instance(row: Sequence[Any]) -> Instance:
+def _row_to_instance(row: Sequence[Any], file: Path) -> Instance:
     (iid, image_id, class_id, h, w, counts, x0, y0, x1, y1, area, score, source, attrs, z, state, crowd) = row
     return Instance(id=iid, image_id=image_id, class_id=class_id, rle={"size": [h, w], "counts": counts},
                     bbox=(x0, y0, x1, y1), area=area, score=score, source=source,
-                    attributes=json.loads(attrs) if attrs and attrs != "{}" else {}, z=z, state=state,
+                    attributes=checks.parse_attributes(attrs, iid, file), z=z, state=state,
                     iscrowd=bool(crowd))
 
 
@@ -142,8 +153,7 @@ class ProjectStore:
         self._lock = lock
         self._depth = 0
         self._next_instance_id: int | None = None
-        root = self.meta_get("root", ".")
-        self.root = (path.parent / root).resolve()
+        self.root = checks.check_root(self.meta_get("root", "."), path)
 
     # -- opening and closing ----------------------------------------------------------------
     @classmethod
@@ -172,6 +182,9 @@ class ProjectStore:
             raise ProjectError(f"cannot create {file}: folder {file.parent} does not exist")
         root_dir = Path(root) if root is not None else file.parent
         rel_root = Path(os.path.relpath(root_dir.resolve(), file.parent.resolve())).as_posix()
+        if rel_root == ".." or rel_root.startswith("../"):
+            raise ProjectError(f"cannot create {file}: the image folder {root_dir} must be the project file's "
+                               "folder or below it")
         store = cls._connect(file, readonly=False, synchronous=synchronous, create=True)
         with store.transaction():
             store.meta_set("root", rel_root)
@@ -199,10 +212,14 @@ class ProjectStore:
     def _connect(cls, file: Path, *, readonly: bool, synchronous: str, create: bool) -> ProjectStore:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
+        if not readonly:
+            checks.check_writable(file)
         lock = None if readonly else FileLock.acquire(file.with_name(file.name + ".lock"), file)
         try:
-            uri = f"{file.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10)
+            try:
+                conn = _sqlite_connect(file, readonly)
+            except sqlite3.DatabaseError as exc:
+                raise checks.open_error(exc, file) from None
             try:
                 _configure(conn, file, readonly=readonly, synchronous=synchronous, create=create)
             except BaseException:
@@ -215,10 +232,13 @@ class ProjectStore:
         return cls(file, conn, lock, readonly)
 
     def close(self) -> None:
-        """Close the database and release the writer lock (idempotent)."""
+        """Close the database and release the writer lock (idempotent). A writer's file, checked on
+        open and since changed only by SQLite, is remembered as verified."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
+            if not self.readonly and self.path.exists():
+                checks.VerifiedFiles().remember(self.path)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -244,7 +264,7 @@ class ProjectStore:
         try:
             return self._db().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise ProjectError(f"cannot read project {self.path}: {exc}") from exc
+            raise checks.sqlite_error(exc, self.path, "read") from None
 
     def _write(self, sql: str, params: Sequence[Any] = (), *, many: bool = False) -> sqlite3.Cursor:
         if self.readonly:
@@ -256,7 +276,7 @@ class ProjectStore:
             except sqlite3.IntegrityError as exc:
                 raise ProjectError(f"invalid change to project {self.path}: {exc}") from exc
             except sqlite3.Error as exc:
-                raise ProjectError(f"cannot write project {self.path}: {exc}") from exc
+                raise checks.sqlite_error(exc, self.path) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -272,26 +292,37 @@ class ProjectStore:
         try:
             db.execute("BEGIN IMMEDIATE" if level == 0 else f"SAVEPOINT sp{level}")
         except sqlite3.Error as exc:
-            raise ProjectError(f"cannot write project {self.path}: {exc}") from exc
+            raise checks.sqlite_error(exc, self.path) from None
         self._depth += 1
         try:
             yield
         except BaseException:
             self._depth -= 1
-            if level == 0:
-                db.rollback()
-                self._next_instance_id = None
-            else:
-                db.execute(f"ROLLBACK TO sp{level}")
-                db.execute(f"RELEASE sp{level}")
+            self._undo(db, level)
             raise
         self._depth -= 1
         try:
             db.execute("COMMIT" if level == 0 else f"RELEASE sp{level}")
         except sqlite3.Error as exc:
-            if level == 0 and db.in_transaction:
+            self._undo(db, level)
+            raise checks.sqlite_error(exc, self.path, "save") from None
+
+    def _undo(self, db: sqlite3.Connection, level: int) -> None:
+        """Roll back one level after an error. SQLite may already have rolled back the whole
+        transaction (a full disk does), so a missing savepoint is not a second error: the first one
+        is the one reported."""
+        if level == 0 or not db.in_transaction:
+            self._next_instance_id = None
+            try:
                 db.rollback()
-            raise ProjectError(f"cannot save project {self.path}: {exc}") from exc
+            except sqlite3.Error:
+                pass
+            return
+        try:
+            db.execute(f"ROLLBACK TO sp{level}")
+            db.execute(f"RELEASE sp{level}")
+        except sqlite3.Error:
+            self._next_instance_id = None
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file with fsyncs: everything committed so far survives power loss."""
@@ -429,12 +460,15 @@ class ProjectStore:
         if state is not None:
             sql += " AND state = ?"
             params += (state,)
-        return [_row_to_instance(r) for r in self._query(sql + " ORDER BY z, id", params)]
+        rows = self._query(sql + " ORDER BY z, id", params)
+        checks.check_instance_rows(rows, self.path)
+        return [_row_to_instance(r, self.path) for r in rows]
 
     def instance(self, instance_id: int) -> Instance | None:
         """One instance by id, or ``None``."""
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?", (instance_id,))
-        return _row_to_instance(rows[0]) if rows else None
+        checks.check_instance_rows(rows, self.path)
+        return _row_to_instance(rows[0], self.path) if rows else None
 
     def allocate_instance_ids(self, n: int) -> list[int]:
         """``n`` fresh instance ids, never handed out before in this project (single writer)."""
@@ -491,27 +525,62 @@ class ProjectStore:
         return {k: int(v) for k, v in zip(keys, row, strict=True)}
 
 
+def _sqlite_connect(file: Path, readonly: bool) -> sqlite3.Connection:
+    """Open the SQLite connection. A reader of a project in a read-only folder (no room for the WAL
+    index) falls back to SQLite's ``immutable`` mode when the file has no WAL to replay."""
+    def connect(query: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(f"{file.resolve().as_uri()}?{query}", uri=True, isolation_level=None,
+                               check_same_thread=False, timeout=10)
+        if readonly:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fail here, not on first use
+        return conn
+
+    try:
+        return connect(f"mode={'ro' if readonly else 'rwc'}")
+    except sqlite3.OperationalError:
+        wal = file.with_name(file.name + "-wal")
+        if not readonly or os.access(file.parent, os.W_OK) or (wal.exists() and wal.stat().st_size):
+            raise
+        return connect("mode=ro&immutable=1")
+
+
+def _schema_version(conn: sqlite3.Connection, file: Path) -> int | None:
+    """The file's schema version (``None`` for a file being created); :class:`ProjectError` when the
+    table is missing or holds something segtool never writes."""
+    has_version = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not has_version:
+        return None
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    if len(rows) != 1 or not isinstance(rows[0][0], int) or rows[0][0] < 0:
+        raise checks.damaged(file, "its schema_version table does not hold one version number")
+    version = int(rows[0][0])
+    if version > SCHEMA_VERSION:
+        raise ProjectError(f"{file} was written by a newer segtool (schema {version} > {SCHEMA_VERSION}); "
+                           "update segtool to open it")
+    return version
+
+
 def _configure(conn: sqlite3.Connection, file: Path, *, readonly: bool, synchronous: str, create: bool) -> None:
-    """Pragmas, schema check and migrations; every failure becomes a :class:`ProjectError`."""
+    """Pragmas, schema check, integrity and row checks, migrations; every failure becomes one clear error."""
     try:
         conn.execute("PRAGMA foreign_keys = ON")
+        version = _schema_version(conn, file)
+        if version is None and not create:
+            raise ProjectError(f"{file} is not a segtool project (no schema_version table)")
+        if not create:
+            checks.check_file(conn, file, checks.VerifiedFiles())
+        if readonly and version != SCHEMA_VERSION:
+            raise ProjectError(f"{file} has schema version {version}, this segtool reads {SCHEMA_VERSION}; "
+                               "open it once for writing (e.g. segtool info is read-only; segtool import or the "
+                               "window migrate it)")
         if not readonly:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise ProjectError(f"cannot use write-ahead logging for {file} (journal mode {mode})")
             conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        has_version = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-        if not has_version and not create:
-            raise ProjectError(f"{file} is not a segtool project (no schema_version table)")
-        if readonly:
-            version = int(conn.execute("SELECT version FROM schema_version").fetchone()[0])
-            if version != SCHEMA_VERSION:
-                raise ProjectError(f"{file} has schema version {version}, this segtool reads {SCHEMA_VERSION}; "
-                                   "open it once for writing to migrate it, or update segtool")
-        else:
             migrate(conn, file)
+        if not create:
+            checks.check_image_rows(conn, file)
     except sqlite3.DatabaseError as exc:
-        raise ProjectError(f"{file} is not a readable segtool project: {exc}") from exc
-    except ProjectLockedError:
-        raise
+        raise checks.open_error(exc, file) from None

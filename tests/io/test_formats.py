@@ -170,7 +170,7 @@ def _bad_coco_cases(good: dict) -> dict[str, tuple[object, str]]:
         return d
 
     return {
-        "malformed": ('{"images": [', "not valid JSON"),
+        "malformed": ('{"images": [', "malformed JSON"),
         "missing_image": (variant(lambda d: d["annotations"][0].update(image_id=999)), "missing image id 999"),
         "unknown_category": (variant(lambda d: d["annotations"][1].update(category_id=77)), "unknown category id 77"),
         "dotdot": (variant(lambda d: d["images"][0].update(file_name="../outside.jpg")), "../outside.jpg"),

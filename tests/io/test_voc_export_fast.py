@@ -19,7 +19,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from segtool.core.document import ImageRecord, Instance, LabelClass
-from segtool.core.errors import FormatError, ImageReadError
+from segtool.core.errors import FormatError
 from segtool.io import voc
 
 H, W = 37, 53  # odd sizes: row/column-major mix-ups cannot cancel out
@@ -157,11 +157,18 @@ def test_threaded_export_writes_the_same_files_as_serial(tmp_path: Path) -> None
     np.testing.assert_array_equal(cls[interior], lut[ref[interior]])
 
 
-def test_worker_error_reaches_the_caller(tmp_path: Path) -> None:
+def test_unreadable_image_is_skipped_and_worker_errors_reach_the_caller(tmp_path: Path) -> None:
     classes, items = _items(tmp_path, 20, seed=4)
-    (tmp_path / items[6][0].path).unlink()  # a project image went missing
-    with pytest.raises(ImageReadError, match="img6"):
-        voc.export_voc(tmp_path / "out", classes, items, image_root=tmp_path, workers=2)
+    (tmp_path / items[6][0].path).unlink()  # a project image went missing: skipped, reported
+    stats = voc.export_voc(tmp_path / "out", classes, items, image_root=tmp_path, workers=2)
+    assert stats.images == 19 and [p for p, _ in stats.skipped] == [items[6][0].path]
+    assert "not found" in stats.skipped[0][1]
+    listed = (tmp_path / "out" / "ImageSets" / "Segmentation" / "trainval.txt").read_text().split()
+    assert len(listed) == 19 and "img6" not in listed
+    assert not (tmp_path / "out" / "SegmentationClass" / "img6.png").exists()
+    items[9][1][1].rle = {"size": [H, W], "counts": "0`0"}  # a corrupt project mask stops the export
+    with pytest.raises(FormatError, match="corrupt RLE"):
+        voc.export_voc(tmp_path / "out2", classes, items, image_root=tmp_path, workers=2)
 
 
 def test_bench_export_reports_medians(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_export_one_line_per_instance_read_by_ultralytics(tmp_path: Path) -> Non
     for label in (out / "labels" / "train").glob("*.txt"):
         assert len(label.read_text().splitlines()) == 3  # one line per instance, parts joined
     data = yaml.safe_load((out / "data.yaml").read_text())
-    assert "val" not in data and "path" not in data and data["names"] == {0: "cat", 1: "dog"} and data["nc"] == 2
+    assert "val" not in data and data["path"] == str(out.resolve()) and data["names"] == {0: "cat", 1: "dog"} and data["nc"] == 2
     theirs = _ultralytics_masks(out)
     stems = {"a": "a.jpg", "b": "b.png", "sub__c": "sub/c.jpg"}
     single, joined = [], []

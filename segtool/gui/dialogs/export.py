@@ -51,7 +51,8 @@ def run_export(project_file: Path, out: Path, fmt: str, segmentation: str, contr
 
         control.progress(0, total)
         target = out / "annotations.json" if fmt == "coco" else out
-        return export_project(store, target, fmt, segmentation=segmentation, progress=progress)
+        # The user chose the folder: an earlier segtool export there is replaced (never other files).
+        return export_project(store, target, fmt, segmentation=segmentation, progress=progress, overwrite=True)
 
 
 class ExportDialog(QDialog):
