@@ -110,8 +110,12 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
             raise FormatError(f"instance {inst.id}: mask size {inst.image_size} differs from the image {(h, w)}")
     obj = paint_objects([inst.rle for inst in objects], (h, w))
     lut = np.zeros(256, np.uint8)
-    lut[1:len(objects) + 1] = [class_index[inst.class_id] for inst in objects]
+    lut[1:len(objects) + 1] = [VOID if inst.iscrowd else class_index[inst.class_id] for inst in objects]
     cls = cv2.LUT(obj, lut)
+    if any(inst.iscrowd for inst in objects):  # a crowd region is void (255) in both maps, as in VOC
+        crowd = np.zeros(256, np.uint8)
+        crowd[1:len(objects) + 1] = [VOID if inst.iscrowd else k for k, inst in enumerate(objects, 1)]
+        obj = cv2.LUT(obj, crowd)
     if void_border > 0:
         kernel = np.ones((2 * void_border + 1, 2 * void_border + 1), np.uint8)
         band = cv2.dilate(obj, kernel) != cv2.erode(obj, kernel)

@@ -276,7 +276,7 @@ def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxe
     if fmt in more.IMPORTERS or more.is_datumaro(fmt):
         return more.load(fmt, path, store.root, boxes=boxes, images=store.images())
     if fmt == "coco":
-        return coco.load_coco(path)
+        return coco.load_coco(path, boxes=boxes)
     if fmt == "voc":
         return voc.load_voc(path, names=_voc_names(store, path))
     if fmt == "labelme":
