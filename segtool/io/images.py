@@ -129,15 +129,48 @@ def _check_header(path: Path, im: Image.Image, limit: int) -> None:
             f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, above the limit of "
             f"{limit / 1e6:.0f} megapixels (raise it with SEGTOOL_MAX_PIXELS if the image is genuine)"
         )
-    if im.format == "PNG" and not _png_has_end(path):
+    if im.format == "PNG" and not _tail_holds(path, b"IEND", 64):
         raise ImageReadError(f"{path} is truncated (the PNG end marker is missing)")
+    if im.format == "JPEG" and not _tail_holds(path, b"\xff\xd9", 1 << 16) and not _decodes(im):
+        raise ImageReadError(f"{path} is truncated (the JPEG end marker is missing and the data ends early)")
+    if im.format == "TIFF":
+        _check_tiff_extent(path, im)
 
 
-def _png_has_end(path: Path) -> bool:
-    """Cheap truncation check: a complete PNG ends with an ``IEND`` chunk."""
+def _tail_holds(path: Path, marker: bytes, span: int) -> bool:
+    """Cheap truncation check: a complete PNG ends with ``IEND``, a complete JPEG with ``FFD9``."""
     with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - 64))
-        return b"IEND" in fh.read()
+        fh.seek(max(0, path.stat().st_size - span))
+        return marker in fh.read()
+
+
+def _decodes(im: Image.Image) -> bool:
+    """Whether the whole image decodes (only asked when a cheap check failed: a JPEG may carry data,
+    e.g. a motion photo's video, after its end marker)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im.copy().load()
+    except Exception:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError ...
+        return False
+    return True
+
+
+def _check_tiff_extent(path: Path, im: Image.Image) -> None:
+    """A truncated TIFF: the first page's strips or tiles end beyond the file."""
+    tags = getattr(im, "tag_v2", None)
+    if tags is None:
+        return
+    size = path.stat().st_size
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        end = max((int(o) + int(c) for o, c in zip(offsets, counts, strict=False)), default=0)
+        if end > size:
+            raise ImageReadError(f"{path} is truncated (its image data ends at byte {end}, the file has {size})")
 
 
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
@@ -146,8 +179,9 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) 
     Raises
     ------
     ImageReadError
-        Missing, empty, non-image, unidentifiable or truncated (PNG) files, and images above the
-        pixel limit (see :func:`max_pixels_limit`).
+        Missing, empty, non-image, unidentifiable or truncated (PNG, JPEG, TIFF: checked from the
+        file's end and the TIFF strip table, without decoding) files, and images above the pixel
+        limit (see :func:`max_pixels_limit`).
     """
     path = Path(path)
     im = _open(path)
