@@ -12,6 +12,19 @@ importers and exporters (``--format datumaro:NAME``), with no format code of our
   becomes an instance (``is_crowd`` -> iscrowd; a mask without a label, as in SA-1B, an instance
   without a class). Other annotations (boxes, points, captions, labels,
   polylines) are counted as not imported. Images must lie inside the project folder.
+
+Conventions of Datumaro's formats the bridge keeps (no per-format reading or writing code; how
+items are read lives in :mod:`segtool.io.datumaro_items`):
+
+- Index-map formats (KITTI, Mapillary Vistas, Cityscapes, CamVid, VOC, ADE20K, ...) give the map's
+  background as a mask labelled ``background``/``unlabeled``: it is the absence of an object, not
+  a class (counted, not imported). KITTI's writer takes label 0 as background and instance id 0 as
+  crowd, so the export puts ``unlabeled`` first and writes crowd regions with id 0.
+- Importers that give one object twice (ADE20K: the class map, the instance mask and the polygon)
+  keep it once: a polygon with the label and id/group of a mask of the item, and a mask that is
+  exactly the union of other masks of its label (a class-level layer), are counted, not imported.
+- Semantic-only writers (Cityscapes, CamVid in this Datumaro) keep one region per class: an
+  export where an image has several instances of one class says so.
 """
 
 from __future__ import annotations
@@ -19,16 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from segtool.core import masks
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError
-from segtool.core.names import class_name_problem
 from segtool.core.safe_paths import RelPath
-from segtool.io.common import ImportedAnnotation, ImportedDataset, ImportedImage, Problems
-from segtool.io.dataset_files import project_rel
-from segtool.io.images import probe_image
+from segtool.io.common import ImportedDataset, Problems
+from segtool.io.datumaro_items import note, read_item, reads_index_maps
 
 _HINT = 'Datumaro formats need the optional extra: pip install "segtool[formats]"'
 
@@ -58,20 +66,50 @@ def _check_name(name: str, kind: str) -> None:
         raise FormatError(f"Datumaro has no {kind}er {name!r}; it offers: {', '.join(names)}")
 
 
+#: Datumaro writers that take label 0 as the background and instance id 0 as a crowd region.
+_BACKGROUND_FIRST = frozenset({"kitti", "kitti_segmentation"})
+#: Datumaro writers that keep one region per class (instances of one class merge).
+_SEMANTIC_ONLY = frozenset({"cityscapes", "camvid"})
+
+
 def _item(dm, rec: ImageRecord, instances: Sequence[Instance], index: dict[int, int], image_root: Path,
-          subset: str):
+          subset: str, crowd_id_zero: bool = False):
     from datumaro.components.annotation import Mask
     from datumaro.components.media import Image
 
     anns = []
     shown = [i for i in sorted(instances, key=lambda i: (i.z, i.id)) if i.class_id is not None and i.area > 0]
     for k, inst in enumerate(shown, 1):
-        anns.append(Mask(image=inst.mask(), label=index[inst.class_id], id=k, group=k, z_order=k - 1,
+        ann_id = 0 if crowd_id_zero and inst.iscrowd else k
+        anns.append(Mask(image=inst.mask(), label=index[inst.class_id], id=ann_id, group=ann_id, z_order=k - 1,
                          attributes={"is_crowd": bool(inst.iscrowd), "track_id": k}))
     src = RelPath(rec.path, "project image path").inside(image_root)
     item_id = rec.path.rsplit(".", 1)[0] if "." in rec.path.rsplit("/", 1)[-1] else rec.path
     return dm.DatasetItem(id=item_id, subset=subset, media=Image.from_file(path=str(src), size=(rec.height, rec.width)),
                           annotations=anns), len(anns)
+
+
+def _label_names(name: str, ordered: Sequence[LabelClass]) -> tuple[list[str], int]:
+    """The label list written and the index of the first class in it (1 where the format's label 0
+    is the background: an unused background name goes first)."""
+    names = [c.name for c in ordered]
+    if name not in _BACKGROUND_FIRST:
+        return names, 0
+    background = next(n for n in ("unlabeled", "background", "_background_", "void") if n not in names)
+    return [background, *names], 1
+
+
+def _merged_note(name: str, items: Sequence[tuple[ImageRecord, Sequence[Instance]]]) -> list[str]:
+    """What a semantic-only writer loses: images where several instances of one class merge."""
+    if name not in _SEMANTIC_ONLY:
+        return []
+    merged = sum(1 for _, insts in items
+                 if len({i.class_id for i in insts if i.class_id is not None}) < sum(i.class_id is not None
+                                                                                    for i in insts))
+    if not merged:
+        return []
+    return [f"{merged} image(s) have several instances of one class: Datumaro's {name} writer keeps one region "
+            "per class, so they merge (and crowd flags are not kept)"]
 
 
 def export_datumaro(out: Path, name: str, classes: Sequence[LabelClass],
@@ -84,58 +122,24 @@ def export_datumaro(out: Path, name: str, classes: Sequence[LabelClass],
     from datumaro.components.annotation import AnnotationType, LabelCategories
 
     ordered = sorted(classes, key=lambda c: c.id)
-    index = {c.id: i for i, c in enumerate(ordered)}
+    label_names, first = _label_names(name, ordered)
+    index = {c.id: first + i for i, c in enumerate(ordered)}
+    items = list(items)
     dm_items, total = [], 0
     for rec, insts in items:
-        item, n = _item(dm, rec, insts, index, Path(image_root), (splits or {}).get(rec.path, "default"))
+        item, n = _item(dm, rec, insts, index, Path(image_root), (splits or {}).get(rec.path, "default"),
+                        crowd_id_zero=name in _BACKGROUND_FIRST)
         dm_items.append(item)
         total += n
         if progress:
             progress(1)
-    labels = LabelCategories.from_iterable(c.name for c in ordered)
+    labels = LabelCategories.from_iterable(label_names)
     dataset = dm.Dataset.from_iterable(dm_items, categories={AnnotationType.label: labels})
     try:
         dataset.export(str(out), name, save_media=True)
     except Exception as exc:  # Datumaro raises many kinds; the user gets one line
         raise FormatError(f"Datumaro's {name} exporter failed: {type(exc).__name__}: {str(exc)[:300]}") from None
-    return len(dm_items), total, []
-
-
-def _label_name(ann, labels) -> str | None:
-    if ann.label is None or not (0 <= ann.label < len(labels)):
-        return None
-    return labels[ann.label].name
-
-
-def _read_item(item, labels, root: Path, problems: Problems, counts: dict[str, int]) -> ImportedImage | None:
-    from datumaro.components.annotation import Mask
-
-    path = getattr(item.media, "path", None)
-    rel = project_rel(path, root) if path else None
-    if rel is None:
-        problems.add(f"item {item.id!r}: its image {path!r} is not inside the project folder {root}")
-        return None
-    anns = []
-    for ann in sorted(item.annotations, key=lambda a: getattr(a, "z_order", 0)):
-        if not isinstance(ann, Mask):
-            kind = ann.type.name
-            counts[kind] = counts.get(kind, 0) + 1
-            continue
-        label = _label_name(ann, labels)
-        if label is not None and class_name_problem(label):
-            problems.add(f"item {item.id!r}: label {label!r}: {class_name_problem(label)}")
-            continue
-        mask = np.asarray(ann.image).astype(bool)
-        if mask.ndim != 2:
-            problems.add(f"item {item.id!r}: a mask of shape {mask.shape}")
-            continue
-        anns.append(ImportedAnnotation(label, masks.encode_rle(mask), iscrowd=bool(ann.attributes.get("is_crowd"))))
-    if anns:
-        h, w = anns[0].rle["size"]
-    else:
-        info = probe_image(path)
-        h, w = info.height, info.width
-    return ImportedImage(rel, int(w), int(h), anns)
+    return len(dm_items), total, _merged_note(name, items)
 
 
 def load_datumaro(path: str | Path, name: str, project_root: str | Path, *, boxes: str = "skip") -> ImportedDataset:
@@ -146,9 +150,6 @@ def load_datumaro(path: str | Path, name: str, project_root: str | Path, *, boxe
 
     try:
         dataset = dm.Dataset.import_from(str(path), name)
-        dataset.transform("polygons_to_masks")
-        if boxes == "mask":
-            dataset.transform("boxes_to_masks")
         items = list(dataset)
     except Exception as exc:
         raise FormatError(f"Datumaro's {name} importer cannot read {path}: {type(exc).__name__}: "
@@ -158,13 +159,16 @@ def load_datumaro(path: str | Path, name: str, project_root: str | Path, *, boxe
     out = ImportedDataset(source=str(path))
     counts: dict[str, int] = {}
     for item in items:
-        image = _read_item(item, labels, Path(project_root), problems, counts)
+        try:
+            image = read_item(item, labels, Path(project_root), problems, counts, boxes=boxes,
+                              index_maps=reads_index_maps(name))
+        except (OSError, ValueError) as exc:  # an index map or image Datumaro cannot decode
+            problems.add(f"item {item.id!r}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
         if image is not None:
             out.images.append(image)
     problems.raise_if_any()
     used = {a.category for im in out.images for a in im.annotations}
     out.categories = [(c.name, None) for c in labels if c.name in used]
-    for kind, n in sorted(counts.items()):
-        hint = " (import them as box masks with --boxes mask)" if kind == "bbox" else ""
-        out.notes.append(f"{n} {kind} annotation(s) not imported{hint}")
+    out.notes.extend(note(kind, n) for kind, n in sorted(counts.items()))
     return out

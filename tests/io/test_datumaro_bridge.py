@@ -34,19 +34,26 @@ def _write_images(folder: Path) -> None:
         cv2.imwrite(str(folder / f"{name}.png"), np.full((H, W, 3), 40 * (k + 1), np.uint8))
 
 
+#: Formats whose label 0 is the background and whose crowd regions have instance id 0 (KITTI): the
+#: sample is written the way such datasets come, with ``unlabeled`` first.
+BACKGROUND_FIRST = {"kitti_segmentation"}
+
+
 def _datumaro_sample(folder: Path, exporter: str) -> None:
     import datumaro as dm
     from datumaro.components.annotation import AnnotationType, LabelCategories, Mask
     from datumaro.components.media import Image
 
     _write_images(folder / "src")
+    shift = int(exporter in BACKGROUND_FIRST)
     items = []
     for name, anns in _masks().items():
         items.append(dm.DatasetItem(id=name, subset="train", media=Image.from_file(path=str(folder / "src" / f"{name}.png")),
-                                    annotations=[Mask(image=m.astype(np.uint8), label=lab, id=k + 1, group=k + 1, z_order=k,
+                                    annotations=[Mask(image=m.astype(np.uint8), label=lab + shift,
+                                                      id=0 if shift and crowd else k + 1, group=k + 1, z_order=k,
                                                       attributes={"is_crowd": crowd, "track_id": k + 1})
                                                  for k, (lab, m, crowd) in enumerate(anns)]))
-    labels = LabelCategories.from_iterable(["cat", "dog"])
+    labels = LabelCategories.from_iterable(["unlabeled"] * shift + ["cat", "dog"])
     dm.Dataset.from_iterable(items, categories={AnnotationType.label: labels}).export(
         str(folder / "ds"), exporter, save_media=True)
 
@@ -58,7 +65,9 @@ FORMATS = [("coco_panoptic", "coco_panoptic", True, True, True),
            ("label_me", "label_me", True, True, True),
            ("camvid", "camvid", False, False, True),
            ("mots_png", "mots", True, False, True),
-           ("segment_anything", "segment_anything", True, False, False)]
+           ("segment_anything", "segment_anything", True, False, False),
+           ("cityscapes", "cityscapes", False, False, True),
+           ("kitti_segmentation", "kitti_segmentation", True, True, True)]
 
 
 @pytest.mark.parametrize("exporter, importer, _ids, crowd, classes", FORMATS)
@@ -72,8 +81,7 @@ def test_import_samples_written_by_datumaro(tmp_path: Path, capsys, exporter: st
         names = {c.id: c.name for c in store.classes()}
         got = {}
         for rec in store.images():
-            got[Path(rec.path).stem.split("_")[0] if importer == "mots" else Path(rec.path).stem] = \
-                store.instances(rec.id)
+            got[Path(rec.path).stem.split("_")[0]] = store.instances(rec.id)  # a_leftImg8bit, a_000001 -> a
     for name, expected in _masks().items():
         insts = sorted(got[name], key=lambda i: i.bbox)
         expected = sorted(expected, key=lambda e: tuple(Instance.from_mask(e[1], id=0, image_id=0, class_id=None).bbox))
@@ -94,7 +102,7 @@ def _project(root: Path) -> None:
                                                             iscrowd=crowd) for k, (lab, m, crowd) in enumerate(anns)])
 
 
-@pytest.mark.parametrize("fmt", ["coco_panoptic", "datumaro", "label_me", "camvid"])
+@pytest.mark.parametrize("fmt", ["coco_panoptic", "datumaro", "label_me", "camvid", "cityscapes", "kitti_segmentation"])
 def test_exports_are_read_by_datumaro_importers(tmp_path: Path, fmt: str) -> None:
     import datumaro as dm
     from datumaro.components.annotation import AnnotationType
@@ -103,13 +111,19 @@ def test_exports_are_read_by_datumaro_importers(tmp_path: Path, fmt: str) -> Non
     assert main(["export", str(tmp_path / "p"), str(tmp_path / "out"), "--format", f"datumaro:{fmt}"]) == 0
     ds = dm.Dataset.import_from(str(tmp_path / "out"), fmt)
     labels = ds.categories()[AnnotationType.label]
+    if fmt in BACKGROUND_FIRST:  # KITTI's label 0 is the background, as in the KITTI datasets
+        assert labels[0].name == "unlabeled"
     for item in ds:
-        got = sorted(((labels[a.label].name, np.asarray(a.image).astype(bool)) for a in item.annotations
-                      if a.type == AnnotationType.mask), key=lambda t: t[0])
-        expected = sorted(((["cat", "dog"][lab], m) for lab, m, _ in _masks()[item.id]), key=lambda t: t[0])
-        assert [n for n, _ in got] == [n for n, _ in expected]
-        for (_, a), (_, b) in zip(got, expected, strict=True):
+        got = sorted(((labels[a.label].name, np.asarray(a.image).astype(bool), a.attributes.get("is_crowd"))
+                      for a in item.annotations
+                      if a.type == AnnotationType.mask and (a.label != 0 or fmt not in BACKGROUND_FIRST)),
+                     key=lambda t: t[0])
+        expected = sorted(((["cat", "dog"][lab], m, crowd) for lab, m, crowd in _masks()[item.id]), key=lambda t: t[0])
+        assert [n for n, _, _ in got] == [n for n, _, _ in expected]
+        for (_, a, crowd), (_, b, is_crowd) in zip(got, expected, strict=True):
             np.testing.assert_array_equal(a, b)
+            if fmt in BACKGROUND_FIRST:  # crowd regions are instance id 0 there
+                assert crowd == is_crowd
 
 
 def test_help_lists_datumaro_formats_and_unknown_names_are_refused(tmp_path: Path, capsys) -> None:
