@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--copy-images", action="store_true", help="COCO: copy the images to OUT/images/")
     p.add_argument("--void-border", type=int, default=0, metavar="N",
                    help="VOC: mark N pixels around object boundaries as void (255)")
+    p.add_argument("--jpeg", action="store_true",
+                   help="VOC: every image as JPEGImages/<id>.jpg, as torchvision's VOCSegmentation needs "
+                   "(default: PNG sources stay PNG)")
     p.add_argument("--unlabelled", default=None, metavar="NAME",
                    help="export instances without a class under class NAME (default: skip them, and say how many)")
     p.add_argument("--overwrite", action="store_true",
@@ -92,7 +95,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         with _bar(len(store.images()), f"export {args.format}") as bar:
             report = export_project(store, args.out, args.format, segmentation=args.segmentation, split=split,
                                     seed=args.seed, copy_images=args.copy_images, void_border=args.void_border,
-                                    progress=bar.update, unlabelled=args.unlabelled, overwrite=args.overwrite)
+                                    progress=bar.update, unlabelled=args.unlabelled, overwrite=args.overwrite,
+                                    jpeg=args.jpeg)
     details = report.details
     extra = ""
     if getattr(details, "holes_kept_as_rle", 0):

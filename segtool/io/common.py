@@ -26,7 +26,7 @@ import numpy as np
 from segtool.core.atomic import as_segtool_error
 from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
 from segtool.core.safe_paths import RelPath, describe, plain_word, rel_path_or_none
-from segtool.io.images import max_pixels_limit
+from segtool.io.images import load_image, max_pixels_limit
 
 #: How many problems an import error lists before it summarises the rest.
 MAX_LISTED_PROBLEMS = 10
@@ -153,6 +153,31 @@ def copy_image(image_root: str | Path, rel: str, dst: Path) -> None:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or exc.filename == str(dst):
             raise as_segtool_error(exc, dst) from None  # the export cannot go on
         raise ImageReadError(f"cannot copy image {src}: {exc.strerror or exc}") from None
+
+
+def image_suffix(rel: str, jpeg: bool) -> str:
+    """The suffix of the image ``rel`` in ``JPEGImages/``: ``.jpg`` for JPEG files (and for every file
+    with ``jpeg``), ``.png`` for the others (PNG copied, other formats converted losslessly)."""
+    return ".jpg" if jpeg or rel.lower().endswith((".jpg", ".jpeg")) else ".png"
+
+
+def write_image_as(image_root: Path, rel: str, dst: Path) -> None:
+    """Write project image ``rel`` to ``dst`` (``.jpg`` or ``.png``, see :func:`image_suffix`): files
+    already in that format are copied, others converted. :class:`ImageReadError` when the image
+    cannot be read (or lies outside ``image_root``)."""
+    same = (".jpg", ".jpeg") if dst.suffix == ".jpg" else (".png",)
+    if rel.lower().endswith(same):
+        copy_image(image_root, rel, dst)
+        return
+    rgb = np.ascontiguousarray(load_image(image_source(image_root, rel))[:, :, ::-1])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if dst.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, data = cv2.imencode(dst.suffix, rgb, params)
+    if not ok:
+        raise FormatError(f"cannot encode {dst.name}")
+    try:
+        dst.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise as_segtool_error(exc, dst) from None
 
 
 def split_names(keys: Sequence[str], fractions: dict[str, float] | None, seed: int = 0) -> dict[str, str]:

@@ -116,7 +116,7 @@ def _items(store: ProjectStore, records: list[ImageRecord],
 def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, segmentation: str = "rle",
                    split: dict[str, float] | None = None, seed: int = 0, copy_images: bool = False,
                    void_border: int = 0, progress: Progress | None = None, date: str | None = None,
-                   unlabelled: str | None = None, overwrite: bool = False) -> ExportReport:
+                   unlabelled: str | None = None, overwrite: bool = False, jpeg: bool = False) -> ExportReport:
     """Export the project's accepted instances.
 
     Everything that can be refused is checked before anything is written: the format, the class
@@ -138,6 +138,8 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
         COCO: a ``.json`` file, or a folder receiving ``annotations.json`` (``<split>.json`` per split
         when ``split`` is given) and, with ``copy_images``, ``images/<relative path>``.
         VOC / YOLO: a folder.
+    jpeg
+        VOC: every image as ``JPEGImages/<id>.jpg`` (torchvision); default: PNG sources stay PNG.
     split
         ``{"val": 0.2}``: a seeded random 20 % of the images go to ``val``, the rest to ``train``.
     """
@@ -149,7 +151,7 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     policy = _Unlabelled(store, unlabelled)
     check_names_for_format([c.name for c in policy.classes], fmt)
     job = _Job(store, records, splits, split, policy, segmentation, copy_images, void_border, progress, date, out,
-               fmt)
+               fmt, jpeg)
     if fmt == "coco" and out.suffix.lower() == ".json":
         if split or copy_images:
             raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
@@ -178,6 +180,7 @@ class _Job:
     date: str | None
     final: Path
     fmt: str = ""
+    jpeg: bool = False
 
     def items(self, records: list[ImageRecord] | None = None) -> Iterator[tuple[ImageRecord, list[Instance]]]:
         return _items(self.store, self.records if records is None else records, self.policy)
@@ -193,7 +196,7 @@ def _export_more(job: _Job, folder: Path) -> ExportReport:
 
 def _export_voc(job: _Job, folder: Path) -> ExportReport:
     stats = voc.export_voc(folder, job.policy.classes, job.items(), image_root=job.store.root, splits=job.splits,
-                           void_border=job.void_border, progress=job.progress)
+                           void_border=job.void_border, progress=job.progress, jpeg=job.jpeg)
     return ExportReport([], stats.images, stats.objects, stats, skipped_images=list(stats.skipped))
 
 

@@ -209,7 +209,7 @@ def test_voc_export_read_by_torchvision(store: ProjectStore, tmp_path: Path) -> 
 
     root = tmp_path / "voc"
     out = root / "VOCdevkit" / "VOC2012"
-    export_project(store, out, "voc", split={"val": 0.25}, seed=1)
+    export_project(store, out, "voc", split={"val": 0.25}, seed=1, jpeg=True)  # torchvision opens <id>.jpg only
     ids = voc_ids(r.path for r in store.images())
     cls_index = {c.id: i + 1 for i, c in enumerate(store.classes())}
     for image_set in ("train", "val"):

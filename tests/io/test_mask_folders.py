@@ -105,4 +105,5 @@ def test_a_voc_folder_that_is_the_project_root_imports(tmp_path: Path) -> None:
         back = instance_masks(store2)
     for path, items in ours.items():
         stem = path.replace("/", "__").rsplit(".", 1)[0]
-        assert [n for n, _ in back[f"JPEGImages/{stem}.jpg"]] == [n for n, _ in items]
+        suffix = ".jpg" if path.endswith(".jpg") else ".png"  # PNG sources stay PNG in JPEGImages/
+        assert [n for n, _ in back[f"JPEGImages/{stem}{suffix}"]] == [n for n, _ in items]
