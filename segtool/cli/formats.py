@@ -55,7 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "Label Studio: rle = brush labels, polygon/auto = polygon labels where a mask has no hole")
     p.add_argument("--split", default=None, help="e.g. val=0.2: a seeded random 20%% of images go to val")
     p.add_argument("--seed", type=int, default=0, help="seed of --split")
-    p.add_argument("--copy-images", action="store_true", help="COCO: copy the images to OUT/images/")
+    p.add_argument("--layout", choices=["datumaro", "flat"], default=None,
+                   help="COCO folder: datumaro (default) = annotations/instances_<split>.json + images/<split>/, "
+                   "what Datumaro and CVAT import as is; flat = annotations.json or <split>.json (images only "
+                   "with --copy-images)")
+    p.add_argument("--copy-images", action="store_true",
+                   help="COCO --layout flat: copy the images to OUT/images/ (the datumaro layout always has them)")
     p.add_argument("--void-border", type=int, default=0, metavar="N",
                    help="VOC: mark N pixels around object boundaries as void (255)")
     p.add_argument("--jpeg", action="store_true",
@@ -96,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             report = export_project(store, args.out, args.format, segmentation=args.segmentation, split=split,
                                     seed=args.seed, copy_images=args.copy_images, void_border=args.void_border,
                                     progress=bar.update, unlabelled=args.unlabelled, overwrite=args.overwrite,
-                                    jpeg=args.jpeg)
+                                    jpeg=args.jpeg, layout=args.layout)
     details = report.details
     extra = ""
     if getattr(details, "holes_kept_as_rle", 0):

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
@@ -22,16 +23,19 @@ from pathlib import Path
 from segtool.core import masks
 from segtool.core.atomic import AtomicFolder, as_segtool_error
 from segtool.core.document import ImageRecord, Instance, LabelClass
-from segtool.core.errors import FormatError, ImageReadError
+from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
 from segtool.core.names import check_class_name, check_names_for_format
 from segtool.core.safe_paths import RelPath
 from segtool.io import coco, labelme, voc, yolo
 from segtool.io.common import ImportedDataset, Problems, copy_image, split_names
-from segtool.io.dataset_files import project_rel
+from segtool.io.dataset_files import project_rel, resolve_named_image
 from segtool.io.images import file_hash, probe_image
 from segtool.services import format_registry as more
 from segtool.store.sqlite import ProjectStore
 
+#: COCO folder layouts: Datumaro's (``annotations/instances_<split>.json`` + ``images/<split>/``, the
+#: default) and segtool's first (``annotations.json`` or ``<split>.json``).
+COCO_LAYOUTS = ("datumaro", "flat")
 #: Native formats; ``datumaro:NAME`` adds every format the installed Datumaro offers.
 EXPORT_FORMATS = ("coco", "voc", "yolo", *more.EXPORTERS)
 IMPORT_FORMATS = ("coco", "voc", "labelme", *more.IMPORTERS)
@@ -116,7 +120,8 @@ def _items(store: ProjectStore, records: list[ImageRecord],
 def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, segmentation: str = "rle",
                    split: dict[str, float] | None = None, seed: int = 0, copy_images: bool = False,
                    void_border: int = 0, progress: Progress | None = None, date: str | None = None,
-                   unlabelled: str | None = None, overwrite: bool = False, jpeg: bool = False) -> ExportReport:
+                   unlabelled: str | None = None, overwrite: bool = False, jpeg: bool = False,
+                   layout: str | None = None) -> ExportReport:
     """Export the project's accepted instances.
 
     Everything that can be refused is checked before anything is written: the format, the class
@@ -135,8 +140,12 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     Parameters
     ----------
     out
-        COCO: a ``.json`` file, or a folder receiving ``annotations.json`` (``<split>.json`` per split
-        when ``split`` is given) and, with ``copy_images``, ``images/<relative path>``.
+        COCO: a ``.json`` file, or a folder. A folder gets the layout Datumaro and CVAT import as it
+        is (``layout="datumaro"``, the default): ``annotations/instances_<split>.json`` and the
+        images in ``images/<split>/<relative path>`` (``<split>`` is ``default`` without ``split``,
+        else ``train`` and the split names). ``layout="flat"`` (segtool's first layout):
+        ``annotations.json`` (``<split>.json`` per split), images in ``images/<relative path>`` only
+        with ``copy_images``.
         VOC / YOLO: a folder.
     jpeg
         VOC: every image as ``JPEGImages/<id>.jpg`` (torchvision); default: PNG sources stay PNG.
@@ -152,9 +161,12 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     check_names_for_format([c.name for c in policy.classes], fmt)
     job = _Job(store, records, splits, split, policy, segmentation, copy_images, void_border, progress, date, out,
                fmt, jpeg)
+    if layout not in (None, *COCO_LAYOUTS):
+        raise FormatError(f"unknown COCO layout {layout!r}; use one of {COCO_LAYOUTS}")
+    job.layout = layout or "datumaro"
     if fmt == "coco" and out.suffix.lower() == ".json":
-        if split or copy_images:
-            raise FormatError("with --split or --copy-images, OUT must be a folder, not a .json file")
+        if split or copy_images or layout:
+            raise FormatError("with --split, --copy-images or --layout, OUT must be a folder, not a .json file")
         report = _export_coco_file(job, overwrite)
     else:
         with AtomicFolder(out, overwrite=overwrite) as folder:
@@ -181,6 +193,7 @@ class _Job:
     final: Path
     fmt: str = ""
     jpeg: bool = False
+    layout: str = "datumaro"
 
     def items(self, records: list[ImageRecord] | None = None) -> Iterator[tuple[ImageRecord, list[Instance]]]:
         return _items(self.store, self.records if records is None else records, self.policy)
@@ -207,13 +220,45 @@ def _export_yolo(job: _Job, folder: Path) -> ExportReport:
 
 
 def _export_coco_folder(job: _Job, folder: Path) -> ExportReport:
+    return (_export_coco_datumaro if job.layout == "datumaro" else _export_coco_flat)(job, folder)
+
+
+def _split_groups(job: _Job, records: list[ImageRecord], unsplit: str) -> dict[str, list[ImageRecord]]:
+    """Split name -> its images (``{unsplit: all}`` without ``--split``; every split, even empty)."""
+    groups: dict[str, list[ImageRecord]] = {name: [] for name in ([unsplit] if not job.fractions
+                                                                   else ["train", *job.fractions])}
+    for rec in records:
+        groups[job.splits[rec.path] if job.fractions else unsplit].append(rec)
+    return groups
+
+
+def _export_coco_datumaro(job: _Job, folder: Path) -> ExportReport:
+    """``annotations/instances_<split>.json`` + ``images/<split>/<relative path>``: what Datumaro's
+    (and so CVAT's) COCO importer reads as it is (``file_name`` is relative to ``images/<split>/``)."""
+    report = ExportReport()
+    for name, recs in _split_groups(job, job.records, "default").items():
+        try:
+            (folder / "images" / name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise as_segtool_error(exc, folder, "create") from None
+        kept, skipped = _copy_images(job.store.root, recs, folder / "images" / name)
+        report.skipped_images += skipped
+        data, stats = coco.build_coco(job.policy.classes, _counted(job, kept), segmentation=job.segmentation,
+                                      date=job.date)
+        target = folder / "annotations" / f"instances_{name}.json"
+        coco.save_json(data, target, durable=False)
+        report.files.append(target)
+        report.images += stats.images
+        report.annotations += stats.annotations
+        report.details = stats
+    return report
+
+
+def _export_coco_flat(job: _Job, folder: Path) -> ExportReport:
     records, skipped = job.records, []
     if job.copy_images:
         records, skipped = _copy_images(job.store.root, job.records, folder / "images")
-    names = ["annotations"] if not job.fractions else ["train", *job.fractions]
-    groups: dict[str, list[ImageRecord]] = {name: [] for name in names}
-    for rec in records:
-        groups[job.splits[rec.path] if job.fractions else "annotations"].append(rec)
+    groups = _split_groups(job, records, "annotations")
     report = ExportReport(skipped_images=skipped)
     for name, recs in groups.items():
         data, stats = coco.build_coco(job.policy.classes, _counted(job, recs), segmentation=job.segmentation,
@@ -279,12 +324,27 @@ def load_dataset(store: ProjectStore, path: str | os.PathLike, fmt: str, *, boxe
     if fmt in more.IMPORTERS or more.is_datumaro(fmt):
         return more.load(fmt, path, store.root, boxes=boxes, images=store.images())
     if fmt == "coco":
-        return coco.load_coco(path, boxes=boxes)
+        return _coco_images_beside(coco.load_coco(path, boxes=boxes), path, store.root)
     if fmt == "voc":
         return voc.load_voc(path, names=_voc_names(store, path))
     if fmt == "labelme":
         return labelme.load_labelme(path, store.root)
     raise FormatError(f"unknown import format {fmt!r}; use one of {IMPORT_FORMATS} or datumaro:NAME")
+
+
+def _coco_images_beside(data: ImportedDataset, path: Path, root: Path) -> ImportedDataset:
+    """Name every image of a COCO file by its path in the project: a ``file_name`` that is not a
+    project file is looked up where COCO layouts keep images: ``images/<split>/`` beside
+    ``annotations/instances_<split>.json`` (Datumaro, CVAT), ``images/`` and the file's folder."""
+    split = path.stem[len("instances_"):] if path.stem.startswith("instances_") else path.stem
+    bases = [path.parent.parent / "images" / split, path.parent / "images" / split, path.parent / "images",
+             path.parent]
+    for im in data.images:
+        if (root / im.file_name).is_file():
+            continue
+        with contextlib.suppress(FileNotFoundError, UnsafePathError):  # reported as unknown when it stays so
+            im.file_name = resolve_named_image(im.file_name, bases, root, "file_name")
+    return data
 
 
 def _voc_names(store: ProjectStore, folder: Path) -> dict[str, str]:

@@ -114,8 +114,8 @@ def test_auto_and_polygon_keep_holes_and_rasterise_back(store: ProjectStore, tmp
 
 def test_split_is_seeded_and_copy_images(store: ProjectStore, tmp_path: Path) -> None:
     out1, out2 = tmp_path / "s1", tmp_path / "s2"
-    export_project(store, out1, "coco", split={"val": 0.5}, seed=3, copy_images=True)
-    export_project(store, out2, "coco", split={"val": 0.5}, seed=3)
+    export_project(store, out1, "coco", split={"val": 0.5}, seed=3, copy_images=True, layout="flat")
+    export_project(store, out2, "coco", split={"val": 0.5}, seed=3, layout="flat")
     train, val = (json.loads((out1 / f"{n}.json").read_text()) for n in ("train", "val"))
     assert len(val["images"]) == 2 and len(train["images"]) == 2
     assert {i["file_name"] for i in train["images"] + val["images"]} == set(NAMES)
