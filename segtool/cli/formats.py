@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-_NATIVE_EXPORT = ("coco", "voc", "yolo", "cvat", "label-studio", "instance-masks", "semantic-masks")
+_NATIVE_EXPORT = ("coco", "voc", "yolo", "cvat", "label-studio", "labelme", "instance-masks", "semantic-masks")
 _NATIVE_IMPORT = ("coco", "voc", "labelme", "yolo", "cvat", "label-studio", "instance-masks", "semantic-masks")
 
 
@@ -43,7 +43,7 @@ def _format(kind: str, native: tuple[str, ...]):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export accepted instances to COCO, VOC, YOLO, CVAT, Label Studio, "
-                       "mask PNGs or any Datumaro format", add_help=False,
+                       "labelme, mask PNGs or any Datumaro format", add_help=False,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-h", "--help", action=_HelpWithDatumaro, kind="export", help="show this help and exit")
     p.add_argument("project", type=Path, help="the .segtool file or its folder")

@@ -16,7 +16,7 @@ import errno
 import math
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,6 +303,9 @@ class ImportedImage:
     width: int
     height: int
     annotations: list[ImportedAnnotation] = field(default_factory=list)
+    #: The image's bytes when the source carries them (labelme ``imageData``) and no file is at
+    #: ``file_name`` yet: the import writes them there (then adds the image), and only then.
+    embedded: Callable[[], bytes] | None = None
 
 
 @dataclass

@@ -6,9 +6,10 @@
   of such PNGs; every instance gets the class of ``instances.txt`` when present, else ``class_name``.
 - ``semantic-masks``: one PNG per image holding class ids (palette indices or gray values),
   0 = background, 255 = void, and ``class_names.txt`` (line k = name of id k, as labelme2voc
-  writes it; ``labelmap.txt`` is read too). ``_background_`` is not a class, ``__ignore__`` is
-  void. Export writes VOC-palette ``masks/<stem>.png`` and ``class_names.txt`` (crowd regions
-  void); import makes one instance per class present in an image.
+  writes it; ``labelmap.txt`` is read too). ``_background_`` is not a class; 255 and
+  ``__ignore__`` are void: imported as one void region per image (no class, crowd). Export writes
+  VOC-palette ``masks/<stem>.png`` and ``class_names.txt`` (crowd and void regions 255); import
+  makes one instance per class present in an image.
 
 A mask ``X.png`` or ``X_mask.png`` belongs to the project image whose file stem (or flat export
 stem, ``sub/c.jpg`` -> ``sub__c``) is ``X`` (images
@@ -47,8 +48,10 @@ class MaskFolderStats:
     notes: list[str] = field(default_factory=list)
 
 
-def _ordered(instances: Sequence[Instance]) -> list[Instance]:
-    return [i for i in sorted(instances, key=lambda i: (i.z, i.id)) if i.class_id is not None and i.area > 0]
+def _ordered(instances: Sequence[Instance], void: bool = False) -> list[Instance]:
+    """Labelled instances bottom to top (and void regions, no class and crowd, with ``void``)."""
+    return [i for i in sorted(instances, key=lambda i: (i.z, i.id))
+            if (i.class_id is not None or (void and i.iscrowd)) and i.area > 0]
 
 
 def _instance_map(instances: Sequence[Instance], size: tuple[int, int]) -> np.ndarray:
@@ -75,7 +78,7 @@ def export_mask_folder(out: Path, kind: str, classes: Sequence[LabelClass],
     names = {c.id: c.name for c in ordered}
     stats, lines = MaskFolderStats(), []
     for rec, insts in items:
-        shown = _ordered(insts)
+        shown = _ordered(insts, void=kind == "semantic")
         size = (rec.height, rec.width)
         target = out / "masks" / f"{stems[rec.path]}.png"
         if kind == "semantic":
@@ -87,7 +90,7 @@ def export_mask_folder(out: Path, kind: str, classes: Sequence[LabelClass],
             Image.fromarray(_instance_map(shown, size)).save(target, format="PNG")
             lines += [f"{stems[rec.path]} {k} {names[i.class_id]}" for k, i in enumerate(shown, 1)]
         stats.images += 1
-        stats.annotations += len(shown)
+        stats.annotations += sum(i.class_id is not None for i in shown)
         if progress:
             progress(1)
     if kind == "semantic":
@@ -193,22 +196,28 @@ def load_mask_folder(path: str | Path, kind: str, images: Sequence[ImageRecord],
             continue
         image = ImportedImage(rec.path, rec.width, rec.height)
         values = [int(v) for v in np.unique(arr) if v != 0 and not (kind == "semantic" and v == VOID)]
+        void = (arr == VOID) if kind == "semantic" else np.zeros(arr.shape, bool)
         for v in values:
             if kind == "semantic":
                 name = names[v] if v < len(names) else None
                 if name is None:
                     problems.add(f"{png.name}: id {v} is not in the class file ({len(names)} names)")
                     continue
-                if name in (BACKGROUND, IGNORE):
+                if name == BACKGROUND:
+                    continue
+                if name == IGNORE:
+                    void |= arr == v
                     continue
             else:
                 name = labels.get((png.stem, v), class_name)
             image.annotations.append(ImportedAnnotation(name, masks.encode_rle(arr == v)))
+        if void.any():  # 255 / __ignore__: one void region (no class, crowd), as labelme2voc means it
+            image.annotations.append(ImportedAnnotation(None, masks.encode_rle(void), iscrowd=True))
         dataset.images.append(image)
     problems.raise_if_any()
     seen: dict[str, None] = {}
     for im in dataset.images:
-        seen.update((a.category, None) for a in im.annotations)
+        seen.update((a.category, None) for a in im.annotations if a.category is not None)
     dataset.categories = [(n, None) for n in seen]
     if kind == "semantic":
         dataset.source_ids = {n: names.index(n) for n in seen}

@@ -105,11 +105,12 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
 
     Returns ``(class_map, object_map, objects)``: two ``uint8`` ``(H, W)`` arrays and the painted
     instances in object-index order (index ``k`` is ``objects[k-1]``). Only accepted, labelled
-    instances are painted; where objects overlap, the one with the higher ``(z, id)`` wins.
+    instances and void regions (no class, crowd) are painted; crowd regions and void regions are
+    void (255) in both maps; where objects overlap, the one with the higher ``(z, id)`` wins.
     """
     h, w = size
     objects = [i for i in sorted(instances, key=lambda i: (i.z, i.id))
-               if i.state == "accepted" and i.class_id is not None]
+               if i.state == "accepted" and (i.class_id is not None or i.iscrowd)]
     if len(objects) > 254:
         raise FormatError(f"Pascal VOC holds at most 254 objects per image, got {len(objects)}")
     for inst in objects:
@@ -203,6 +204,8 @@ def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance]
              f"  </source>\n  <size>\n    <width>{record.width}</width>\n    <height>{record.height}</height>\n"
              "    <depth>3</depth>\n  </size>\n  <segmented>1</segmented>\n"]
     for inst in objects:
+        if inst.class_id is None:  # a void region is no object
+            continue
         x0, y0, x1, y1 = inst.bbox
         truncated = int(x0 == 0 or y0 == 0 or x1 == record.width or y1 == record.height)
         parts.append(f"  <object>\n    <name>{escape(names[inst.class_id])}</name>\n    <pose>Unspecified</pose>\n"
@@ -309,7 +312,7 @@ class _ImageJob:
             (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names, filename))
         except OSError as exc:
             raise as_segtool_error(exc, self.out) from None
-        return rec.path, len(objects), None
+        return rec.path, sum(i.class_id is not None for i in objects), None
 
 
 def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[Instance]]], workers: int,

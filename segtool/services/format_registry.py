@@ -1,7 +1,8 @@
 """The formats beyond COCO/VOC/YOLO-export: which reader and writer serves each ``--format`` name.
 
 - :data:`IMPORTERS` / :data:`EXPORTERS`: native formats (``yolo`` import, ``cvat``, ``label-studio``,
-  ``instance-masks``, ``semantic-masks``), each a pure reader/writer in :mod:`segtool.io`.
+  ``labelme`` export, ``instance-masks``, ``semantic-masks``), each a pure reader/writer in
+  :mod:`segtool.io`.
 - ``datumaro:NAME``: any importer/exporter of the installed Datumaro (optional extra ``[formats]``),
   through the one bridge :mod:`segtool.io.datumaro_bridge`.
 
@@ -29,6 +30,8 @@ class FormatStats:
     images: int = 0
     annotations: int = 0
     notes: list[str] = field(default_factory=list)
+    #: ``(image path, reason)`` of images left out because they could not be read.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +88,13 @@ def _export_label_studio(job: ExportJob, folder: Path) -> FormatStats:
     return FormatStats(stats.images, stats.annotations, stats.notes)
 
 
+def _export_labelme(job: ExportJob, folder: Path) -> FormatStats:
+    from segtool.io.labelme_export import export_labelme
+
+    stats = export_labelme(folder, job.classes, job.items, image_root=job.image_root, progress=job.progress)
+    return FormatStats(stats.images, stats.annotations, stats.notes, stats.skipped)
+
+
 def _mask_loader(kind: str):
     def load(path: Path, root: Path, *, boxes: str, images: Sequence[ImageRecord]) -> ImportedDataset:
         from segtool.io.mask_folders import load_mask_folder
@@ -113,6 +123,7 @@ IMPORTERS: dict[str, Callable[..., ImportedDataset]] = {
 #: ``--format`` name -> writer ``(job, folder) -> FormatStats`` (``folder`` is the temporary folder).
 EXPORTERS: dict[str, Callable[[ExportJob, Path], FormatStats]] = {
     "cvat": _export_cvat,
+    "labelme": _export_labelme,
     "label-studio": _export_label_studio,
     "instance-masks": _mask_exporter("instance"),
     "semantic-masks": _mask_exporter("semantic"),

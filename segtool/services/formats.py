@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segtool.core import masks
-from segtool.core.atomic import AtomicFolder, as_segtool_error
+from segtool.core.atomic import AtomicFolder, as_segtool_error, write_bytes
 from segtool.core.document import ImageRecord, Instance, LabelClass
 from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
 from segtool.core.names import check_class_name, check_names_for_format
@@ -57,6 +57,8 @@ class ExportReport:
     unlabelled_exported: int = 0
     #: ``(image path, reason)`` of images left out because they could not be read.
     skipped_images: list[tuple[str, str]] = field(default_factory=list)
+    #: Void regions (no class, crowd: labelme's ``__ignore__``) left out: the format has no void.
+    void_skipped: int = 0
 
     def summary(self) -> str:
         """One line for the user: what was written and what was left out."""
@@ -68,6 +70,9 @@ class ExportReport:
             text += f"; {self.unlabelled_exported} unlabelled instance(s) exported under their own class"
         if self.skipped_images:
             text += f"; {len(self.skipped_images)} unreadable image(s) skipped with their annotations"
+        if self.void_skipped:
+            text += (f"; {self.void_skipped} void region(s) left out (this format has no void; VOC, semantic-masks "
+                     "and labelme keep them)")
         return text
 @dataclass
 class ImportReport:
@@ -81,14 +86,23 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
+#: Formats that keep void regions (an instance without a class marked crowd: labelme's
+#: ``__ignore__``, VOC's 255); the others leave them out and say how many.
+VOID_FORMATS = ("voc", "labelme", "semantic-masks")
+
+
 class _Unlabelled:
     """How accepted instances without a class are exported: counted and left out (``name=None``), or
-    given the class ``name`` (an existing class of that name, else a class added to the export only)."""
+    given the class ``name`` (an existing class of that name, else a class added to the export only).
 
-    def __init__(self, store: ProjectStore, name: str | None) -> None:
+    A void region (no class, ``iscrowd``) is not an unlabelled object: it is kept as it is where the
+    format has void (``keep_void``), else counted in ``void_skipped`` and left out."""
+
+    def __init__(self, store: ProjectStore, name: str | None, keep_void: bool = False) -> None:
         self.classes = store.classes()
         self.class_id: int | None = None
-        self.skipped = self.exported = 0
+        self.keep_void = keep_void
+        self.skipped = self.exported = self.void_skipped = 0
         if name is not None:
             check_class_name(name)
             existing = next((c for c in self.classes if c.name == name), None)
@@ -100,6 +114,12 @@ class _Unlabelled:
     def apply(self, instances: list[Instance]) -> list[Instance]:
         out = []
         for inst in instances:
+            if inst.class_id is None and inst.iscrowd:
+                if self.keep_void:
+                    out.append(inst)
+                else:
+                    self.void_skipped += 1
+                continue
             if inst.class_id is None:
                 if self.class_id is None:
                     self.skipped += 1
@@ -157,7 +177,7 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     out = Path(out)
     records = store.images()
     splits = split_names([r.path for r in records], split, seed)
-    policy = _Unlabelled(store, unlabelled)
+    policy = _Unlabelled(store, unlabelled, keep_void=fmt in VOID_FORMATS)
     check_names_for_format([c.name for c in policy.classes], fmt)
     job = _Job(store, records, splits, split, policy, segmentation, copy_images, void_border, progress, date, out,
                fmt, jpeg)
@@ -173,6 +193,7 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
             report = _FOLDER_EXPORTERS.get(fmt, _export_more)(job, folder)
         report.files = [out / f.relative_to(folder) for f in report.files] if report.files else [out]
     report.unlabelled_skipped, report.unlabelled_exported = policy.skipped, policy.exported
+    report.void_skipped = policy.void_skipped
     return report
 
 
@@ -204,7 +225,7 @@ def _export_more(job: _Job, folder: Path) -> ExportReport:
     more_job = more.ExportJob(job.final, job.policy.classes, list(job.items()), job.store.root, job.splits,
                               bool(job.fractions), segmentation=job.segmentation, progress=job.progress)
     stats = more.write(job.fmt, more_job, folder)
-    return ExportReport([], stats.images, stats.annotations, stats)
+    return ExportReport([], stats.images, stats.annotations, stats, skipped_images=list(stats.skipped))
 
 
 def _export_voc(job: _Job, folder: Path) -> ExportReport:
@@ -396,6 +417,43 @@ def import_into_project(store: ProjectStore, path: str | os.PathLike, fmt: str, 
         Anything invalid (the message lists the first problems); the project is left unchanged.
     """
     data = dataset if dataset is not None else load_dataset(store, path, fmt)
+    written: list[Path] = []
+    try:
+        _write_embedded_images(store.root, data, written)
+        return _import_validated(store, path, data, progress)
+    except BaseException:
+        for file in reversed(written):  # the project folder is left as it was
+            if file.is_dir():
+                with contextlib.suppress(OSError):
+                    file.rmdir()
+            else:
+                file.unlink(missing_ok=True)
+        raise
+
+
+def _write_embedded_images(root: Path, data: ImportedDataset, written: list[Path]) -> None:
+    """Write the images a validated source carries (labelme ``imageData``) where it named them,
+    appending every folder created and file written to ``written`` (the caller removes them if the
+    import fails). Never replaces a file."""
+    for im in data.images:
+        if im.embedded is None:
+            continue
+        target = RelPath(im.file_name, "image path").inside(root)
+        if target.exists() or target.is_symlink():
+            raise FormatError(f"{target} appeared during the import; nothing was imported")
+        missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+        try:
+            for folder in reversed(missing):
+                folder.mkdir()
+                written.append(folder)
+        except OSError as exc:
+            raise as_segtool_error(exc, target.parent, "create") from None
+        write_bytes(target, im.embedded())
+        written.append(target)
+
+
+def _import_validated(store: ProjectStore, path: str | os.PathLike, data: ImportedDataset,
+                      progress: Progress | None) -> ImportReport:
     problems = Problems(str(path))
     matched = _resolve_images(store, data, problems)
     problems.raise_if_any()

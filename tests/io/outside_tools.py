@@ -6,7 +6,8 @@ first use into a cache folder (``SEGTOOL_TEST_TOOLS``, default ``~/.cache/segtoo
   pins ``numpy<2.3``; its brush converter needs only numpy and Pillow, which are here).
 - :func:`tool_venv`: a virtual environment that sees segtool's packages
   (``--system-site-packages``) plus its own pinned packages: labelme, whose ``LabelFile`` imports
-  PyQt5, which must not share a process with PySide6; it runs in a subprocess.
+  PyQt5, which must not share a process with PySide6; it runs in a subprocess
+  (:func:`run_labelme_side` runs ``labelme_side.py``, labelme's own reader and writer, there).
 
 A missing network makes these fail loudly, never skip: CI reaches the package index.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 LABEL_STUDIO_SDK = "label-studio-sdk==2.1.2"
-LABELME = ("labelme==6.3.1", "imgviz==2.1.0", "loguru>=0.7", "natsort>=7.1", "PyQt5==5.15.11",
+LABELME = ("labelme==6.3.1", "imgviz==2.1.0", "cmap==0.8.0", "loguru>=0.7", "natsort>=7.1", "PyQt5==5.15.11",
            "PyQt5-Qt5==5.15.17", "PyQt5-sip>=12.15")
 
 
@@ -68,3 +69,14 @@ def tool_venv(specs: tuple[str, ...]) -> Path:
             pytest.fail(f"cannot install {specs} for the test: {proc.stderr.strip()[-800:]}")
         (folder / ".complete").write_text("\n".join(specs))
     return python
+
+
+def run_labelme_side(*args: str | os.PathLike) -> None:
+    """Run ``tests/io/labelme_side.py`` (labelme's own reader/writer) in the labelme venv; fail the
+    test with labelme's error when it cannot."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("PYTHONPATH", None)  # labelme's process sees its venv and the system packages only
+    proc = subprocess.run([str(tool_venv(LABELME)), str(Path(__file__).with_name("labelme_side.py")),
+                           *map(str, args)], capture_output=True, text=True, timeout=300, env=env)
+    if proc.returncode != 0:
+        pytest.fail(f"labelme could not: {proc.stderr.strip()[-1500:]}")

@@ -88,8 +88,11 @@ def test_semantic_masks_round_trip_and_labelme2voc_conventions(tmp_path: Path) -
     with ProjectStore.create(root) as store3:
         store3.add_images([ImageRecord(0, "x.jpg", W, H, "x")])
         report = import_into_project(store3, root, "semantic-masks")
-        assert report.instances_added == 1 and [c.name for c in store3.classes()] == ["person"]
-        assert store3.instances(1)[0].area == 100
+        assert report.instances_added == 2 and [c.name for c in store3.classes()] == ["person"]
+        person, void = sorted(store3.instances(1), key=lambda i: i.class_id is None)
+        assert person.area == 100 and not person.iscrowd
+        assert void.class_id is None and void.iscrowd and void.area == 100  # 255: a void region, not a class
+        assert void.mask()[20:30, 20:30].all()
 
 
 def test_a_voc_folder_that_is_the_project_root_imports(tmp_path: Path) -> None:
