@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,11 @@ def canvas(qtbot):
     qtbot.waitExposed(view)
     yield view
     view.session.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The robustness suite's case count (tests/robustness/rb_contract.py), when it ran."""
+    contract = sys.modules.get("rb_contract")
+    line = contract.summary_line() if contract is not None else None
+    if line:
+        terminalreporter.write_line(line)

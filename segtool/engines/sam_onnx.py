@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from segtool.core.errors import ModelError
@@ -25,6 +26,7 @@ from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_
 _ENCODER_INPUTS = {"input"}
 _DECODER_INPUTS = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input",
                    "orig_im_size"}
+_DECODER_OUTPUTS = {"masks", "iou_predictions", "low_res_masks"}
 
 
 def _file_id(path: Path) -> str:
@@ -87,6 +89,10 @@ class SamOnnxEngine:
     def _check_signatures(self) -> None:
         enc = {i.name for i in self.encoder.get_inputs()}
         dec = {i.name for i in self.decoder.get_inputs()}
+        outputs = {o.name for o in self.decoder.get_outputs()}
+        if enc == _ENCODER_INPUTS and _DECODER_INPUTS <= dec and not _DECODER_OUTPUTS <= outputs:
+            raise ModelError(f"{self.model_dir / 'decoder.onnx'} lacks the outputs {sorted(_DECODER_OUTPUTS - outputs)} "
+                             "of segment-anything's ONNX export")
         if enc != _ENCODER_INPUTS or not _DECODER_INPUTS <= dec:
             raise ModelError(
                 f"{self.model_dir} does not hold a SAM encoder/decoder pair: encoder inputs {sorted(enc)}, decoder "
@@ -123,11 +129,15 @@ class SamOnnxEngine:
         has_mask = mask_logits is not None
         mask_input = (np.asarray(mask_logits, np.float32).reshape(1, 1, sc.LOW_RES, sc.LOW_RES) if has_mask
                       else np.zeros((1, 1, sc.LOW_RES, sc.LOW_RES), np.float32))
+        size = sc.decoder_size(context.orig_size)
         feeds = {"image_embeddings": context.embedding, "point_coords": coords.astype(np.float32),
                  "point_labels": labels.astype(np.float32), "mask_input": mask_input,
                  "has_mask_input": np.array([1.0 if has_mask else 0.0], np.float32),
-                 "orig_im_size": np.array(context.orig_size, np.float32)}
+                 "orig_im_size": np.array(size, np.float32)}
         masks, scores, low_res = self.decoder.run(["masks", "iou_predictions", "low_res_masks"], feeds)
+        if size != tuple(context.orig_size):  # a very thin image (see sam_common.decoder_size)
+            h, w = context.orig_size
+            masks = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in masks[0]])[None]
         return masks[0], scores[0], low_res[0]
 
     def predict(self, context: sc.SamContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:

@@ -12,6 +12,7 @@ Pre/post-processing and the sparse prompt embedding are the ones of segment-anyt
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many unrelated types for bad files
-        raise ModelError(f"cannot read {path} as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:160]}); "
+        detail = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+        if "Weights only load failed" in detail:
+            raise ModelError(f"cannot read {path} as a PyTorch checkpoint: it holds code or objects, not only "
+                             "weights, and segtool loads weights only (torch.load(weights_only=True))") from None
+        raise ModelError(f"cannot read {path} as a PyTorch checkpoint ({type(exc).__name__}: {detail[:160]}); "
                          "the file is truncated, corrupt or of another kind: download it again") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
@@ -73,6 +78,26 @@ def build_model(model_type: str):
     else:
         from segment_anything import sam_model_registry  # noqa: PLC0415
     return sam_model_registry[model_type](checkpoint=None)
+
+
+def verify_checkpoint(path: Path, model_type: str | None = None) -> str:
+    """The SAM type of checkpoint ``path`` after checking every weight against that network (built on
+    the ``meta`` device: no memory, no random init); :class:`ModelError` otherwise."""
+    import torch  # noqa: PLC0415
+
+    state = load_checkpoint(Path(path))
+    kind = model_type or guess_model_type(state)
+    try:
+        with torch.device("meta"):
+            net = build_model(kind)
+    except RuntimeError:  # TinyViT (vit_t) reads tensor values while it is built; it is small
+        net = build_model(kind)
+    _shapes_match(net, state, Path(path))
+    missing = [k for k in net.state_dict() if k not in state and not k.startswith(_OPTIONAL_PREFIXES)]
+    if missing:
+        raise ModelError(f"{path} lacks {len(missing)} weights of a SAM {kind} model (e.g. {missing[0]}); the "
+                         "checkpoint is incomplete or of another model type (--model-type)")
+    return kind
 
 
 class SamTorchEngine:

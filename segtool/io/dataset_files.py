@@ -19,6 +19,7 @@ from pycocotools import mask as coco_mask
 
 from segtool.core.errors import UnsafePathError
 from segtool.core.safe_paths import RelPath
+from segtool.io.common import polygon_problem
 from segtool.io.images import IMAGE_EXTENSIONS
 
 #: Most vertices accepted in one polygon read from a dataset (a guard before pycocotools).
@@ -78,7 +79,9 @@ def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int
     """Rasterise flat pixel polygons (their union) with pycocotools, as COCO does.
 
     Returns ``(rle, None)`` with ``str`` counts, or ``(None, reason)`` for polygons with fewer than 3
-    points, non-finite or non-numeric coordinates, or more than :data:`MAX_POLYGON_POINTS` vertices.
+    points, non-finite or non-numeric coordinates, more than :data:`MAX_POLYGON_POINTS` vertices,
+    vertices far outside the image or a total edge length no mask needs
+    (:func:`segtool.io.common.polygon_problem`: pycocotools would allocate gigabytes for them).
     """
     clean = []
     for poly in polygons:
@@ -89,6 +92,9 @@ def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int
         clean.append([float(v) for v in poly])
     if not clean:
         return None, "no polygon"
+    reason = polygon_problem(clean, width, height)
+    if reason:
+        return None, reason
     rle = coco_mask.merge(coco_mask.frPyObjects(clean, height, width))
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}, None
 

@@ -186,7 +186,8 @@ def export_project(store: ProjectStore, out: str | os.PathLike, fmt: str, *, seg
     job.layout = layout or "datumaro"
     if fmt == "coco" and out.suffix.lower() == ".json":
         if split or copy_images or layout:
-            raise FormatError("with --split, --copy-images or --layout, OUT must be a folder, not a .json file")
+            raise FormatError(f"{out}: with --split, --copy-images or --layout, OUT must be a folder, not a .json "
+                              "file")
         report = _export_coco_file(job, overwrite)
     else:
         with AtomicFolder(out, overwrite=overwrite) as folder:

@@ -9,6 +9,10 @@ Resumable: each image's proposals are stored together with its completion marker
 ``proposals_done/<image_id>``) in one transaction, so a job killed at any moment and restarted
 continues with the images not yet done, without duplicates.
 
+Keeps going: an image that cannot be read (missing, corrupt, truncated, outside the image folder)
+is skipped, not marked done, and reported at the end with its reason (:attr:`JobSummary.failed`);
+the next run tries it again and goes past it again if it still cannot be read.
+
 Parallel: the per-image work (:func:`propose_one`) runs in this process, in ``workers`` local
 processes, or as tasks on a Ray cluster (an existing one by address, or ``"local"``); in every case
 one writer (this process) stores the results as they arrive, keeping a bounded number of images
@@ -28,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from segtool.core.document import ImageRecord, Instance
-from segtool.core.errors import SegtoolError
+from segtool.core.errors import ImageReadError, SegtoolError
 from segtool.core.masks import decode_rle, encode_rle, rle_area, rle_bbox
 from segtool.engines.proposals import ProposalConfig, generate_proposals
 from segtool.engines.registry import SAM_ENGINES, create_engine
+from segtool.io.common import image_source
 from segtool.io.images import load_image
 from segtool.store.sqlite import ProjectStore
 
@@ -70,19 +75,23 @@ class ProposeSpec:
 
 @dataclass
 class ImageTask:
-    """One image to process: absolute ``path``, and the RLEs of its existing instances."""
+    """One image to process: absolute ``path`` (``""`` with ``error`` when it cannot be used), and the
+    RLEs of its existing instances."""
 
     image_id: int
     path: str
     existing: list[dict]
+    error: str | None = None
 
 
 @dataclass
 class ImageResult:
-    """Proposals of one image as ``(rle, score)`` pairs (compact to send between processes)."""
+    """Proposals of one image as ``(rle, score)`` pairs (compact to send between processes), or the
+    reason it could not be read (``error``)."""
 
     image_id: int
     proposals: list[tuple[dict, float]]
+    error: str | None = None
 
 
 _ENGINES: dict[tuple, Any] = {}
@@ -104,9 +113,15 @@ def _engine_for(spec: ProposeSpec) -> Any:
 def propose_one(spec: ProposeSpec, task: ImageTask) -> ImageResult:
     """Proposals for one image (runs in a worker process or a Ray task).
 
-    Proposals overlapping an existing instance with IoU >= 0.7 are dropped.
+    Proposals overlapping an existing instance with IoU >= 0.7 are dropped. An image that cannot be
+    read gives a result with ``error`` set (the job goes on).
     """
-    image = load_image(task.path)
+    if task.error:
+        return ImageResult(task.image_id, [], task.error)
+    try:
+        image = load_image(task.path)
+    except ImageReadError as exc:
+        return ImageResult(task.image_id, [], str(exc))
     existing = [decode_rle(r) for r in task.existing]
     props = generate_proposals(image, _engine_for(spec), ProposalConfig(**spec.config), existing=existing)
     return ImageResult(task.image_id, [(encode_rle(p.mask), float(p.score)) for p in props])
@@ -117,13 +132,18 @@ def done_image_ids(store: ProjectStore) -> set[int]:
     return {r.id for r in store.images() if store.meta_get(DONE_KEY + str(r.id)) is not None}
 
 
+def matching_images(store: ProjectStore, pattern: str | None = None) -> list[ImageRecord]:
+    """The images whose relative path (or file name) matches the glob ``pattern`` (all without one)."""
+    images = store.images()
+    if not pattern:
+        return images
+    return [r for r in images if fnmatch.fnmatch(r.path, pattern) or fnmatch.fnmatch(Path(r.path).name, pattern)]
+
+
 def images_to_do(store: ProjectStore, pattern: str | None = None) -> list[ImageRecord]:
     """Images not done yet, optionally only those whose relative path matches the glob ``pattern``."""
     done = done_image_ids(store)
-    todo = [r for r in store.images() if r.id not in done]
-    if pattern:
-        todo = [r for r in todo if fnmatch.fnmatch(r.path, pattern) or fnmatch.fnmatch(Path(r.path).name, pattern)]
-    return todo
+    return [r for r in matching_images(store, pattern) if r.id not in done]
 
 
 def store_result(store: ProjectStore, result: ImageResult, spec: ProposeSpec) -> int:
@@ -146,8 +166,12 @@ def store_result(store: ProjectStore, result: ImageResult, spec: ProposeSpec) ->
 
 
 def _task(store: ProjectStore, record: ImageRecord) -> ImageTask:
+    try:
+        path = str(image_source(store.root, record.path))  # never outside the image folder
+    except ImageReadError as exc:
+        return ImageTask(record.id, "", [], str(exc))
     existing = [i.rle for i in store.instances(record.id)]
-    return ImageTask(record.id, str(store.root / record.path), existing)
+    return ImageTask(record.id, path, existing)
 
 
 def _run_local(spec: ProposeSpec, tasks: Iterator[ImageTask], workers: int) -> Iterator[ImageResult]:
@@ -205,11 +229,14 @@ def _run_ray(spec: ProposeSpec, tasks: Iterator[ImageTask], address: str,
 
 @dataclass
 class JobSummary:
-    """What a run did: ``images`` processed now, ``proposals`` stored, ``skipped`` (already done)."""
+    """What a run did: ``images`` processed now, ``proposals`` stored, ``skipped`` (already done, among
+    the ``matched`` images), ``failed`` ``(path, reason)`` of the images that could not be read."""
 
     images: int
     proposals: int
     skipped: int
+    matched: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_propose_job(project: str | os.PathLike, spec: ProposeSpec, *, pattern: str | None = None,
@@ -229,8 +256,10 @@ def run_propose_job(project: str | os.PathLike, spec: ProposeSpec, *, pattern: s
     total_known : called once with the number of images to process.
     """
     with ProjectStore.open(project) as store:
-        all_count = len(store.images())
-        todo = images_to_do(store, pattern)
+        matched = matching_images(store, pattern)
+        done = done_image_ids(store)
+        todo = [r for r in matched if r.id not in done]
+        paths = {r.id: r.path for r in todo}
         if total_known is not None:
             total_known(len(todo))
         tasks = (_task(store, r) for r in todo)
@@ -239,14 +268,18 @@ def run_propose_job(project: str | os.PathLike, spec: ProposeSpec, *, pattern: s
         else:
             results = _run_local(spec, tasks, workers)
         images = proposals = 0
+        failed: list[tuple[str, str]] = []
         for result in results:
-            n = store_result(store, result, spec)
-            images += 1
-            proposals += n
+            if result.error:
+                failed.append((paths[result.image_id], result.error))
+                n = 0
+            else:
+                n = store_result(store, result, spec)
+                images += 1
+                proposals += n
             if on_image is not None:
                 on_image(result.image_id, n)
-        skipped = all_count - len(todo) if pattern is None else len(done_image_ids(store)) - images
-    return JobSummary(images, proposals, max(skipped, 0))
+    return JobSummary(images, proposals, len(matched) - len(todo), len(matched), sorted(failed))
 
 
 def proposals_as_instances(image_id: int, proposals: list[Any], first_z: int = 0) -> list[Instance]:

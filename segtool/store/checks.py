@@ -141,14 +141,31 @@ class VerifiedFiles:
             pass
 
 
-def check_file(conn: sqlite3.Connection, file: Path, verified: VerifiedFiles) -> None:
-    """Refuse a truncated or damaged project file (see the module docstring); cheap when already verified."""
-    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
-    size = file.stat().st_size
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_not_truncated(file: Path) -> None:
+    """Refuse a project file shorter than the pages its SQLite header declares (an interrupted copy),
+    before SQLite reads it. Files that are not SQLite are left to SQLite's own message."""
+    try:
+        with open(file, "rb") as fh:
+            header = fh.read(100)
+        size = file.stat().st_size
+    except OSError:
+        return
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_valid = header[24:28] == header[92:96]  # SQLite's rule for trusting the in-header page count
     wal = file.with_name(file.name + "-wal")
-    if size < page_size * pages and not (wal.exists() and wal.stat().st_size):
+    if header_valid and pages and size < page_size * pages and not (wal.exists() and wal.stat().st_size):
         raise damaged(file, f"truncated: {size} bytes, its header declares {pages} pages of {page_size} bytes")
+
+
+def check_file(conn: sqlite3.Connection, file: Path, verified: VerifiedFiles) -> None:
+    """Refuse a damaged project file (see the module docstring); cheap when already verified."""
     if verified.is_verified(file):
         return
     rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)").fetchall()]

