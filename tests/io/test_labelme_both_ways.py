@@ -78,7 +78,7 @@ def test_export_decodes_in_labelme_to_our_masks(tmp_path: Path, capsys) -> None:
     assert len(two_parts) == 2 and two_parts[0]["group_id"] == two_parts[1]["group_id"]
 
 
-def test_export_import_round_trip_and_void_reaches_voc_as_255(tmp_path: Path) -> None:
+def test_export_import_round_trip_and_void_reaches_voc_as_255(tmp_path: Path, capsys) -> None:
     ours = _project(tmp_path / "p")
     out = tmp_path / "lm"
     assert main(["export", str(tmp_path / "p"), str(out), "--format", "labelme"]) == 0
@@ -97,7 +97,9 @@ def test_export_import_round_trip_and_void_reaches_voc_as_255(tmp_path: Path) ->
     assert main(["export", str(out), str(tmp_path / "voc"), "--format", "voc"]) == 0
     cls = np.asarray(Image.open(tmp_path / "voc" / "SegmentationClass" / "a.png"))
     assert (cls[0:3, 0:20] == 255).all() and (cls[40:46, 30:44] == 255).all()  # void and crowd
+    capsys.readouterr()
     assert main(["export", str(out), str(tmp_path / "c.json"), "--format", "coco"]) == 0  # COCO has no void
+    assert "1 void region(s) left out (this format has no void" in capsys.readouterr().out
     coco = json.loads((tmp_path / "c.json").read_text())
     assert len(coco["annotations"]) == sum(len([e for e in v if e[0] is not None]) for v in ours.values())
 
