@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from segtool.core.atomic import write_text
 from segtool.core.errors import ModelError
 from segtool.core.paths import data_dir
 
@@ -94,9 +95,7 @@ def _read_registry() -> dict[str, dict]:
 def _write_registry(entries: dict[str, dict]) -> None:
     path = _registry_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(entries, indent=1, sort_keys=True))
 
 
 def installed_models() -> list[InstalledModel]:

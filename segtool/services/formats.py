@@ -27,7 +27,7 @@ from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
 from segtool.core.names import check_class_name, check_names_for_format
 from segtool.core.safe_paths import RelPath
 from segtool.io import coco, labelme, voc, yolo
-from segtool.io.common import ImportedDataset, Problems, copy_image, split_names
+from segtool.io.common import ImportedDataset, Problems, copy_image, image_source, split_names
 from segtool.io.dataset_files import project_rel, resolve_named_image
 from segtool.io.images import file_hash, probe_image
 from segtool.services import format_registry as more
@@ -390,8 +390,8 @@ def _resolve_images(store: ProjectStore, data: ImportedDataset, problems: Proble
     for im in data.images:
         rec = store.image_by_path(im.file_name)
         if rec is None:
-            file = store.root / im.file_name
             try:
+                file = image_source(store.root, im.file_name)  # never outside the image folder
                 info = probe_image(file)
                 rec = ImageRecord(0, im.file_name, info.width, info.height, file_hash(file))
                 new.append(rec)

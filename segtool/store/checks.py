@@ -37,7 +37,7 @@ MAX_ROW_PIXELS = 1 << 34
 #: Substrings of ``"\n" + "\n".join(paths) + "\n"`` that a clean project never holds (fast screen).
 _SUSPECT_PARTS = ("\n/", "/\n", "\n\n", "\n./", "\n../", "/./", "/../", "/.\n", "/..\n", "\n.\n", "\n..\n",
                   "\\", "//")
-_SUSPECT_CHARS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]|\n[A-Za-z]:")
+_SUSPECT_CHARS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]|\n[A-Za-z]:|\n\s*\n")
 _BAD_SIZE = "typeof(width) != 'integer' OR typeof(height) != 'integer' OR width <= 0 OR height <= 0 OR " \
             "width * height > :max_pixels"
 _SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 13, 8, 11, 26

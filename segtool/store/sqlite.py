@@ -69,9 +69,9 @@ from segtool.core.document import (
     LabelClass,
 )
 from segtool.core.errors import ProjectError
-from segtool.store import checks
+from segtool.core.names import class_name_problem
+from segtool.store import checks, opening
 from segtool.store.lock import FileLock
-from segtool.store.schema import SCHEMA_VERSION, migrate
 
 #: File name of a project inside its image folder.
 PROJECT_FILENAME = "project.segtool"
@@ -219,11 +219,11 @@ class ProjectStore:
         lock = None if readonly else FileLock.acquire(file.with_name(file.name + ".lock"), file)
         try:
             try:
-                conn = _sqlite_connect(file, readonly)
+                conn = opening.connect(file, readonly)
             except sqlite3.DatabaseError as exc:
                 raise checks.open_error(exc, file) from None
             try:
-                _configure(conn, file, readonly=readonly, synchronous=synchronous, create=create)
+                opening.configure(conn, file, readonly=readonly, synchronous=synchronous, create=create)
             except BaseException:
                 conn.close()
                 raise
@@ -368,11 +368,15 @@ class ProjectStore:
         Raises
         ------
         ProjectError
-            The name is empty or already used.
+            The name is empty, already used, or refused by the name policy
+            (:func:`segtool.core.names.class_name_problem`: control characters, line separators...).
         """
-        name = name.strip()
+        name = name.strip() if isinstance(name, str) else name
         if not name:
             raise ProjectError("a label class needs a non-empty name")
+        problem = class_name_problem(name)
+        if problem:
+            raise ProjectError(problem)
         if self.class_by_name(name) is not None:
             raise ProjectError(f"label class {name!r} already exists")
         if color is None:
@@ -400,6 +404,9 @@ class ProjectStore:
             other = self.class_by_name(new_name)
             if not new_name or (other is not None and other.id != class_id):
                 raise ProjectError(f"cannot rename class to {new_name!r}: empty or already used")
+            problem = class_name_problem(new_name) if name is not None else None
+            if problem:
+                raise ProjectError(f"cannot rename class: {problem}")
             new_color = _rgb(rows[0][2]) if color is None else tuple(int(c) for c in color)
             self._write("UPDATE classes SET name = ?, color = ? WHERE id = ?", (new_name, _hex(new_color), class_id))
         return LabelClass(class_id, new_name, new_color, rows[0][3])  # type: ignore[arg-type]
@@ -525,64 +532,3 @@ class ProjectStore:
             "(SELECT COUNT(*) FROM instances WHERE state = 'pending')")[0]
         keys = ("images", "annotated_images", "instances", "classes", "pending_proposals")
         return {k: int(v) for k, v in zip(keys, row, strict=True)}
-
-
-def _sqlite_connect(file: Path, readonly: bool) -> sqlite3.Connection:
-    """Open the SQLite connection. A reader of a project in a read-only folder (no room for the WAL
-    index) falls back to SQLite's ``immutable`` mode when the file has no WAL to replay."""
-    def connect(query: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(f"{file.resolve().as_uri()}?{query}", uri=True, isolation_level=None,
-                               check_same_thread=False, timeout=10)
-        if readonly:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fail here, not on first use
-        return conn
-
-    try:
-        return connect(f"mode={'ro' if readonly else 'rwc'}")
-    except sqlite3.OperationalError:
-        wal = file.with_name(file.name + "-wal")
-        if not readonly or os.access(file.parent, os.W_OK) or (wal.exists() and wal.stat().st_size):
-            raise
-        return connect("mode=ro&immutable=1")
-
-
-def _schema_version(conn: sqlite3.Connection, file: Path) -> int | None:
-    """The file's schema version (``None`` for a file being created); :class:`ProjectError` when the
-    table is missing or holds something segtool never writes."""
-    has_version = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-    if not has_version:
-        return None
-    rows = conn.execute("SELECT version FROM schema_version").fetchall()
-    if len(rows) != 1 or not isinstance(rows[0][0], int) or rows[0][0] < 0:
-        raise checks.damaged(file, "its schema_version table does not hold one version number")
-    version = int(rows[0][0])
-    if version > SCHEMA_VERSION:
-        raise ProjectError(f"{file} was written by a newer segtool (schema {version} > {SCHEMA_VERSION}); "
-                           "update segtool to open it")
-    return version
-
-
-def _configure(conn: sqlite3.Connection, file: Path, *, readonly: bool, synchronous: str, create: bool) -> None:
-    """Pragmas, schema check, integrity and row checks, migrations; every failure becomes one clear error."""
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        version = _schema_version(conn, file)
-        if version is None and not create:
-            raise ProjectError(f"{file} is not a segtool project (no schema_version table)")
-        if not create:
-            checks.check_file(conn, file, checks.VerifiedFiles())
-        if readonly and version != SCHEMA_VERSION:
-            raise ProjectError(f"{file} has schema version {version}, this segtool reads {SCHEMA_VERSION}; "
-                               "open it once for writing (e.g. segtool info is read-only; segtool import or the "
-                               "window migrate it)")
-        if not readonly:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise ProjectError(f"cannot use write-ahead logging for {file} (journal mode {mode})")
-            conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            migrate(conn, file)
-        if not create:
-            checks.check_image_rows(conn, file)
-    except sqlite3.DatabaseError as exc:
-        raise checks.open_error(exc, file) from None

@@ -157,3 +157,27 @@ def test_split_names_must_be_plain_words(tmp_path: Path) -> None:
         code, _, err = _export(str(project), str(tmp_path / "o"), "--format", "yolo", "--split", bad)
         assert code == 1 and "bad --split" in err and len(err.strip().splitlines()) == 1, (bad, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+
+
+def test_a_full_disk_mid_export_is_named_and_leaves_out_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from segtool.io import voc
+
+    project = _project(tmp_path / "p", [f"i{k}.jpg" for k in range(6)])
+    out = tmp_path / "out"
+    assert _export(str(project), str(out), "--format", "voc")[0] == 0
+    before = _files(out)
+    real, calls = voc.save_palette_png, []
+
+    def filling_up(index_map, path) -> None:
+        calls.append(path)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(index_map, path)
+
+    monkeypatch.setattr(voc, "save_palette_png", filling_up)
+    code, _, err = _export(str(project), str(out), "--format", "voc", "--overwrite")
+    assert code == 1 and "disk full" in err and len(err.strip().splitlines()) == 1, err
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p"]
