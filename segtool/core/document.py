@@ -29,11 +29,17 @@ INSTANCE_STATES = ("accepted", "pending")
 
 @dataclass
 class LabelClass:
-    """A category. ``color`` is ``(r, g, b)`` in 0..255."""
+    """A category. ``color`` is ``(r, g, b)`` in 0..255.
+
+    ``source_id`` is the category id the class had in the dataset it was imported from (COCO
+    ``category_id``, YOLO class index), kept so that an export writes the same ids back; ``None``
+    for classes made in segtool.
+    """
 
     id: int
     name: str
     color: tuple[int, int, int]
+    source_id: int | None = None
 
 
 @dataclass
@@ -42,7 +48,8 @@ class Instance:
 
     ``rle`` is compressed COCO RLE (``{"size": [H, W], "counts": str}``); ``bbox`` is its tight XYXY
     (exclusive) box and ``area`` its pixel count, both derived from ``rle`` by :meth:`from_mask`.
-    ``z`` orders instances on an image (higher is drawn on top).
+    ``z`` orders instances on an image (higher is drawn on top). ``iscrowd`` marks a region of
+    several objects annotated as one (COCO ``iscrowd: 1``; exported as RLE, and as void in VOC).
     """
 
     id: int
@@ -56,6 +63,7 @@ class Instance:
     attributes: dict[str, Any] = field(default_factory=dict)
     z: int = 0
     state: str = "accepted"
+    iscrowd: bool = False
 
     @classmethod
     def from_mask(cls, mask: np.ndarray, *, id: int, image_id: int, class_id: int | None, **kw: Any) -> Instance:

@@ -69,6 +69,8 @@ def check_class_name(name: object) -> str:
 FORMAT_NAME_RULES: Mapping[str, tuple[tuple[object, str], ...]] = {
     "voc": ((lambda n: ":" not in n, "':' separates the fields of labelmap.txt"),
             (lambda n: not n.startswith("#"), "a line starting with '#' is a comment in labelmap.txt")),
+    "labelme": ((lambda n: n not in ("_background_", "__ignore__"),
+                 "labelme's converters read '_background_' as the background and '__ignore__' as void"),),
 }
 
 

@@ -65,16 +65,26 @@ class CocoStats:
     skipped_unlabelled: int = 0
 
 
+def category_ids(classes: Sequence[LabelClass]) -> dict[int, int]:
+    """Class id -> COCO category id: the classes' source ids when every class has one and they are
+    distinct (a COCO -> segtool -> COCO round trip keeps labelme2coco's ids 0..15), else class ids."""
+    sources = [c.source_id for c in classes]
+    if classes and None not in sources and len(set(sources)) == len(sources):
+        return {c.id: int(c.source_id) for c in classes}  # type: ignore[arg-type]
+    return {c.id: int(c.id) for c in classes}
+
+
 def coco_categories(classes: Sequence[LabelClass]) -> list[dict]:
-    """COCO ``categories`` for the label classes (id = class id, with the class colour)."""
-    return [{"id": int(c.id), "name": c.name, "supercategory": "", "color": [int(v) for v in c.color]}
-            for c in sorted(classes, key=lambda c: c.id)]
+    """COCO ``categories`` for the label classes (ids from :func:`category_ids`, with the class colour)."""
+    ids = category_ids(classes)
+    return [{"id": ids[c.id], "name": c.name, "supercategory": "", "color": [int(v) for v in c.color]}
+            for c in sorted(classes, key=lambda c: ids[c.id])]
 
 
 def coco_annotation(inst: Instance, segmentation: str, stats: CocoStats) -> dict:
     """One COCO annotation dict for an instance (see the module docstring for ``segmentation``)."""
     seg: Any = {"size": [int(v) for v in inst.rle["size"]], "counts": inst.rle["counts"]}
-    if segmentation != "rle":
+    if segmentation != "rle" and not inst.iscrowd:  # a crowd region is always RLE, as COCO has it
         polygons, has_holes = mask_to_coco_polygons(inst.mask())
         if has_holes or not polygons:
             stats.holes_kept_as_rle += int(has_holes)
@@ -85,7 +95,8 @@ def coco_annotation(inst: Instance, segmentation: str, stats: CocoStats) -> dict
     else:
         stats.polygons += 1
     ann = {"id": int(inst.id), "image_id": int(inst.image_id), "category_id": int(inst.class_id),
-           "segmentation": seg, "area": int(inst.area), "bbox": masks.bbox_xywh(inst.bbox), "iscrowd": 0}
+           "segmentation": seg, "area": int(inst.area), "bbox": masks.bbox_xywh(inst.bbox),
+           "iscrowd": int(bool(inst.iscrowd))}
     if inst.score is not None:
         ann["score"] = float(inst.score)
     if inst.attributes:
@@ -113,6 +124,7 @@ def build_coco(classes: Sequence[LabelClass], items: Iterable[tuple[ImageRecord,
     if segmentation not in SEGMENTATION_MODES:
         raise FormatError(f"unknown segmentation mode {segmentation!r}; use one of {SEGMENTATION_MODES}")
     stats = CocoStats()
+    ids = category_ids(classes)
     images: list[dict] = []
     annotations: list[dict] = []
     for record, instances in items:
@@ -126,6 +138,7 @@ def build_coco(classes: Sequence[LabelClass], items: Iterable[tuple[ImageRecord,
                 continue
             ann = coco_annotation(inst, segmentation, stats)
             ann["id"] = len(annotations) + 1
+            ann["category_id"] = ids.get(inst.class_id, inst.class_id)
             annotations.append(ann)
     stats.images, stats.annotations = len(images), len(annotations)
     info = {"description": description, "version": "1.0",
@@ -252,14 +265,18 @@ def rle_string_to_counts(text: str) -> list[int] | None:
     return string_to_counts(text)
 
 
-def load_coco(path: str | Path) -> ImportedDataset:
+def load_coco(path: str | Path, *, boxes: str = "skip") -> ImportedDataset:
     """Read and validate a COCO instances file.
+
+    Annotations with only a ``bbox`` are counted and skipped (``boxes="mask"``: imported as box
+    masks); keypoints and captions are counted as not imported; a panoptic file is refused with a
+    pointer to ``--format datumaro:coco_panoptic``.
 
     Returns
     -------
     ImportedDataset
-        Categories in file order, images in file order with their annotations (compressed RLE,
-        the image's size). Annotations with ``iscrowd`` 1 are imported like the others.
+        Categories in file order (their ids kept as source ids), images in file order with their
+        annotations (compressed RLE, the image's size; ``iscrowd`` 1 kept on the annotation).
 
     Raises
     ------
@@ -274,19 +291,53 @@ def load_coco(path: str | Path) -> ImportedDataset:
     anns = data.get("annotations", [])
     if not isinstance(anns, list):
         raise FormatError(f"{path}: 'annotations' must be a list")
+    if any(isinstance(a, dict) and "segments_info" in a for a in anns[:50]):
+        raise FormatError(f"{path}: COCO panoptic: use --format datumaro:coco_panoptic")
     cats = _parse_categories(data["categories"], problems)
     images = _parse_images(data["images"], problems)
+    counts = {"bbox": 0, "keypoints": 0, "caption": 0}
     for i, ann in enumerate(anns):
-        _parse_annotation(i, ann, images, cats, problems)
+        _parse_annotation(i, ann, images, cats, problems, boxes, counts)
     problems.raise_if_any()
-    return ImportedDataset(source=str(path), categories=list(cats.values()), images=list(images.values()))
+    dataset = ImportedDataset(source=str(path), categories=list(cats.values()), images=list(images.values()),
+                              source_ids={name: cid for cid, (name, _) in cats.items()})
+    if counts["bbox"]:
+        dataset.notes.append(f"{counts['bbox']} bbox-only annotation(s) imported as box masks" if boxes == "mask"
+                             else f"{counts['bbox']} bbox-only annotation(s) skipped (import them as box masks "
+                             "with --boxes mask)")
+    if counts["keypoints"]:
+        dataset.notes.append(f"keypoints of {counts['keypoints']} annotation(s) not imported (segtool keeps masks)")
+    if counts["caption"]:
+        dataset.notes.append(f"{counts['caption']} caption(s) not imported")
+    return dataset
 
 
-def _parse_annotation(i: int, ann: Any, images: dict[int, ImportedImage],
-                      cats: dict[int, tuple[str, Any]], problems: Problems) -> None:
+def _bbox_only(ann: dict, image: ImportedImage, boxes: str, counts: dict[str, int]) -> dict | None | str:
+    """For an annotation without a segmentation: its box mask (``boxes="mask"``), ``None`` (skipped
+    and counted) or the reason it is bad."""
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                              and math.isfinite(v) for v in bbox)):
+        return "segmentation missing and no valid bbox [x, y, w, h]"
+    counts["bbox"] += 1
+    if boxes != "mask":
+        return None
+    x, y, w, h = (float(v) for v in bbox)
+    from segtool.io.dataset_files import box_to_rle
+
+    return box_to_rle(x, y, x + w, y + h, image.height, image.width)
+
+
+def _parse_annotation(i: int, ann: Any, images: dict[int, ImportedImage], cats: dict[int, tuple[str, Any]],
+                      problems: Problems, boxes: str = "skip", counts: dict[str, int] | None = None) -> None:
+    counts = counts if counts is not None else {"bbox": 0, "keypoints": 0, "caption": 0}
     if not isinstance(ann, dict):
         problems.add(f"annotations[{i}] is not an object")
         return
+    if "caption" in ann and "segmentation" not in ann:
+        counts["caption"] += 1
+        return
+    counts["keypoints"] += int(bool(ann.get("keypoints")))
     image = images.get(ann.get("image_id")) if _is_int(ann.get("image_id")) else None
     if image is None:
         problems.add(f"annotations[{i}] points at missing image id {ann.get('image_id')!r}")
@@ -294,6 +345,13 @@ def _parse_annotation(i: int, ann: Any, images: dict[int, ImportedImage],
     cat = cats.get(ann.get("category_id")) if _is_int(ann.get("category_id")) else None
     if cat is None:
         problems.add(f"annotations[{i}] has unknown category id {ann.get('category_id')!r}")
+        return
+    if ann.get("segmentation") in (None, []):
+        box = _bbox_only(ann, image, boxes, counts)
+        if isinstance(box, str):
+            problems.add(f"annotations[{i}] ({image.file_name}): {box}")
+        if isinstance(box, dict):
+            image.annotations.append(ImportedAnnotation(cat[0], box, iscrowd=ann.get("iscrowd") == 1))
         return
     rle, reason = segmentation_to_rle(ann.get("segmentation"), image.height, image.width)
     if rle is None:
@@ -305,4 +363,5 @@ def _parse_annotation(i: int, ann: Any, images: dict[int, ImportedImage],
         problems.add(f"annotations[{i}] ({image.file_name}): score {describe(score)} must be a finite number")
         return
     attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
-    image.annotations.append(ImportedAnnotation(cat[0], rle, None if score is None else float(score), dict(attrs)))
+    image.annotations.append(ImportedAnnotation(cat[0], rle, None if score is None else float(score), dict(attrs),
+                                                iscrowd=ann.get("iscrowd") == 1))

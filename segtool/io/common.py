@@ -16,7 +16,7 @@ import errno
 import math
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import numpy as np
 from segtool.core.atomic import as_segtool_error
 from segtool.core.errors import FormatError, ImageReadError, UnsafePathError
 from segtool.core.safe_paths import RelPath, describe, plain_word, rel_path_or_none
-from segtool.io.images import max_pixels_limit
+from segtool.io.images import load_image, max_pixels_limit
 
 #: How many problems an import error lists before it summarises the rest.
 MAX_LISTED_PROBLEMS = 10
@@ -155,6 +155,31 @@ def copy_image(image_root: str | Path, rel: str, dst: Path) -> None:
         raise ImageReadError(f"cannot copy image {src}: {exc.strerror or exc}") from None
 
 
+def image_suffix(rel: str, jpeg: bool) -> str:
+    """The suffix of the image ``rel`` in ``JPEGImages/``: ``.jpg`` for JPEG files (and for every file
+    with ``jpeg``), ``.png`` for the others (PNG copied, other formats converted losslessly)."""
+    return ".jpg" if jpeg or rel.lower().endswith((".jpg", ".jpeg")) else ".png"
+
+
+def write_image_as(image_root: Path, rel: str, dst: Path) -> None:
+    """Write project image ``rel`` to ``dst`` (``.jpg`` or ``.png``, see :func:`image_suffix`): files
+    already in that format are copied, others converted. :class:`ImageReadError` when the image
+    cannot be read (or lies outside ``image_root``)."""
+    same = (".jpg", ".jpeg") if dst.suffix == ".jpg" else (".png",)
+    if rel.lower().endswith(same):
+        copy_image(image_root, rel, dst)
+        return
+    rgb = np.ascontiguousarray(load_image(image_source(image_root, rel))[:, :, ::-1])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if dst.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, data = cv2.imencode(dst.suffix, rgb, params)
+    if not ok:
+        raise FormatError(f"cannot encode {dst.name}")
+    try:
+        dst.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise as_segtool_error(exc, dst) from None
+
+
 def split_names(keys: Sequence[str], fractions: dict[str, float] | None, seed: int = 0) -> dict[str, str]:
     """Assign every key to a split: ``{"val": 0.2}`` puts a seeded random 20 % in ``val``, the rest in ``train``.
 
@@ -257,12 +282,17 @@ def voc_palette() -> np.ndarray:
 
 @dataclass
 class ImportedAnnotation:
-    """One object read from a dataset file: its category name and compressed COCO RLE (``str`` counts)."""
+    """One object read from a dataset file: its category name and compressed COCO RLE (``str`` counts).
 
-    category: str
+    ``iscrowd`` marks a crowd region (COCO ``iscrowd: 1``, a Cityscapes/Datumaro ``is_crowd`` mask).
+    ``category`` ``None``: an instance without a class (SA-1B masks).
+    """
+
+    category: str | None
     rle: dict
     score: float | None = None
     attributes: dict = field(default_factory=dict)
+    iscrowd: bool = False
 
 
 @dataclass
@@ -273,6 +303,9 @@ class ImportedImage:
     width: int
     height: int
     annotations: list[ImportedAnnotation] = field(default_factory=list)
+    #: The image's bytes when the source carries them (labelme ``imageData``) and no file is at
+    #: ``file_name`` yet: the import writes them there (then adds the image), and only then.
+    embedded: Callable[[], bytes] | None = None
 
 
 @dataclass
@@ -282,6 +315,10 @@ class ImportedDataset:
     source: str
     categories: list[tuple[str, tuple[int, int, int] | None]] = field(default_factory=list)
     images: list[ImportedImage] = field(default_factory=list)
+    #: Category name -> its id in the source (COCO ``category_id``, YOLO index), kept on the class.
+    source_ids: dict[str, int] = field(default_factory=dict)
+    #: What was read but not imported, one line each ("3 bbox-only annotations skipped ...").
+    notes: list[str] = field(default_factory=list)
 
     @property
     def annotation_count(self) -> int:

@@ -3,8 +3,13 @@
 One labelme file describes one image (``imagePath`` relative to the JSON file, ``imageHeight``,
 ``imageWidth``, ``shapes``). Shapes with the same ``label`` and a non-null ``group_id`` form one
 instance (labelme's convention for objects in several pieces). Line, line-strip and point
-shapes carry no area and are skipped (counted in :attr:`ImportedDataset.source`'s report by the
-caller). Every problem is collected; the first ones are raised as one
+shapes carry no area: they are counted and named in the import's notes. As labelme's own
+converters (labelme2voc, labelme2coco) read them: ``_background_`` shapes are background (no class,
+not imported, counted) and ``__ignore__`` shapes are void: a void region (an instance without a
+class marked crowd, VOC's 255 on export). A shape flag ``iscrowd`` (segtool's labelme export
+writes it) marks a crowd region. A file whose image exists only as ``imageData`` brings the image
+with it: it is written into the project folder (:mod:`segtool.io.labelme_images`) and added.
+Every problem is collected; the first ones are raised as one
 :class:`~segtool.core.errors.FormatError`.
 
 Untrusted input: files are read by the untrusted-JSON loader; ``imagePath`` must lead inside the
@@ -40,9 +45,12 @@ from segtool.io.common import (
     declared_size_problem,
     points_problem,
 )
+from segtool.io.labelme_images import decode_image_data, place_embedded_image
 
 #: Shape types without an area, skipped on import.
 SKIPPED_SHAPES = ("line", "linestrip", "point", "points")
+#: labelme's reserved labels (labelme2voc): the background, and void ("don't care") regions.
+BACKGROUND, IGNORE = "_background_", "__ignore__"
 
 
 def _points(shape: dict) -> np.ndarray | None:
@@ -126,13 +134,15 @@ def load_labelme(path: str | Path, root: str | Path) -> ImportedDataset:
     problems = Problems(str(path))
     dataset = ImportedDataset(source=str(path))
     categories: dict[str, None] = {}
+    reader = _Reader(root, problems)
     for file in files:
-        image = _load_one(file, load_json(file, what="labelme JSON file"), root, problems)
+        image = reader.load_one(file, load_json(file, what="labelme JSON file"))
         if image is not None:
             dataset.images.append(image)
-            categories.update((a.category, None) for a in image.annotations)
+            categories.update((a.category, None) for a in image.annotations if a.category is not None)
     problems.raise_if_any()
     dataset.categories = [(name, None) for name in categories]
+    dataset.notes = reader.notes()
     return dataset
 
 
@@ -172,43 +182,99 @@ def _group_key(label: str, gid: Any, index: int) -> tuple[str, Any] | None:
     return None
 
 
-def _load_one(file: Path, data: Any, root: Path, problems: Problems) -> ImportedImage | None:
-    if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
-        problems.add(f"{file.name}: not a labelme file (no 'shapes' list)")
-        return None
-    try:
-        rel = _image_rel(file, data, root)
-    except UnsafePathError as exc:
-        problems.add(f"{file.name}: {exc}")
-        return None
-    h, w = data.get("imageHeight"), data.get("imageWidth")
-    reason = declared_size_problem(w, h)
-    if reason:
-        problems.add(f"{file.name}: imageWidth x imageHeight: {reason}")
-        return None
-    image = ImportedImage(rel, w, h)
-    groups: dict[tuple[str, Any], np.ndarray] = {}
-    for i, shape in enumerate(data["shapes"]):
+class _Reader:
+    """Reads the files of one import: counts what it leaves out, plans embedded images' names."""
+
+    def __init__(self, root: Path, problems: Problems) -> None:
+        self.root, self.problems = root, problems
+        self.skipped: dict[str, int] = {}
+        self.embedded = 0
+        self.planned: dict[str, str] = {}
+
+    def notes(self) -> list[str]:
+        """One line per kind of shape left out, and the images written from ``imageData``."""
+        out = [f"{n} {kind} shape(s) not imported (no area)" if kind != BACKGROUND else
+               f"{n} {BACKGROUND} shape(s) not imported (background, not a class)"
+               for kind, n in sorted(self.skipped.items())]
+        if self.embedded:
+            out.append(f"{self.embedded} image(s) written into the project folder from imageData")
+        return out
+
+    def image_of(self, file: Path, data: dict) -> ImportedImage | None:
+        """The image ``file`` annotates: its embedded ``imageData`` when it has one (as labelme's
+        own reader decides), placed in the project folder, else the file at ``imagePath``."""
+        folder = None
+        try:
+            rel = _image_rel(file, data, self.root)
+            if data.get("imageData") in (None, ""):
+                return ImportedImage(rel, 0, 0)
+            folder = (self.root / rel).parent
+        except UnsafePathError as exc:
+            if data.get("imageData") in (None, ""):
+                self.problems.add(f"{file.name}: {exc}")
+                return None
+        raw, suffix = decode_image_data(data.get("imageData"))
+        if raw is None:
+            self.problems.add(f"{file.name}: {suffix}")
+            return None
+        try:
+            rel, write = place_embedded_image(file, data.get("imagePath"), raw, suffix, self.root, self.planned,
+                                              folder)
+        except UnsafePathError as exc:
+            self.problems.add(f"{file.name}: {exc}")
+            return None
+        self.embedded += write is not None
+        return ImportedImage(rel, 0, 0, embedded=write)
+
+    def load_one(self, file: Path, data: Any) -> ImportedImage | None:
+        if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
+            self.problems.add(f"{file.name}: not a labelme file (no 'shapes' list)")
+            return None
+        h, w = data.get("imageHeight"), data.get("imageWidth")
+        reason = declared_size_problem(w, h)
+        if reason:
+            self.problems.add(f"{file.name}: imageWidth x imageHeight: {reason}")
+            return None
+        image = self.image_of(file, data)
+        if image is None:
+            return None
+        image.width, image.height = w, h
+        groups: dict[tuple[str, Any], tuple[np.ndarray, bool]] = {}
+        for i, shape in enumerate(data["shapes"]):
+            found = self._shape(file, i, shape, h, w)
+            if found is not None:
+                key, mask, crowd = found
+                old = groups.get(key)
+                groups[key] = (old[0] | mask, old[1] or crowd) if old else (mask, crowd)
+        for (label, _), (mask, crowd) in groups.items():
+            if mask.any():
+                void = label == IGNORE
+                image.annotations.append(ImportedAnnotation(None if void else label, masks.encode_rle(mask),
+                                                            iscrowd=crowd or void))
+        return image
+
+    def _shape(self, file: Path, i: int, shape: Any, h: int, w: int) -> tuple[tuple[str, Any], np.ndarray, bool] | None:
+        """``(group key, mask, crowd)`` of one shape, or ``None`` (a problem, or a shape left out)."""
         if not isinstance(shape, dict):
-            problems.add(f"{file.name}: shapes[{i}] is not an object")
-            continue
+            self.problems.add(f"{file.name}: shapes[{i}] is not an object")
+            return None
         label = shape.get("label")
         reason = class_name_problem(label)
         if reason:
-            problems.add(f"{file.name}: shapes[{i}]: label: {reason}")
-            continue
+            self.problems.add(f"{file.name}: shapes[{i}]: label: {reason}")
+            return None
         key = _group_key(label, shape.get("group_id"), i)
         if key is None:
-            problems.add(f"{file.name}: shapes[{i}] ({label}): group_id {describe(shape.get('group_id'))} must be "
-                         "an integer or null")
-            continue
+            self.problems.add(f"{file.name}: shapes[{i}] ({label}): group_id {describe(shape.get('group_id'))} "
+                              "must be an integer or null")
+            return None
         mask, reason = shape_to_mask(shape, h, w)
         if reason:
-            problems.add(f"{file.name}: shapes[{i}] ({label}): {reason}")
-        if mask is None:
-            continue
-        groups[key] = groups[key] | mask if key in groups else mask
-    for (label, _), mask in groups.items():
-        if mask.any():
-            image.annotations.append(ImportedAnnotation(label, masks.encode_rle(mask)))
-    return image
+            self.problems.add(f"{file.name}: shapes[{i}] ({label}): {reason}")
+            return None
+        kind = BACKGROUND if label == BACKGROUND else str(shape.get("shape_type") or "polygon")
+        if mask is None or label == BACKGROUND:
+            self.skipped[kind] = self.skipped.get(kind, 0) + 1
+            return None
+        flags = shape.get("flags")
+        return key, mask, isinstance(flags, dict) and flags.get("iscrowd") is True

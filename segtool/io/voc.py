@@ -3,7 +3,11 @@
 Layout written by :func:`export_voc` into ``out/`` (what ``torchvision.datasets.VOCSegmentation``
 reads as ``root/VOCdevkit/VOC2012``)::
 
-    JPEGImages/<id>.jpg                  the images (JPEG files copied, others converted)
+    JPEGImages/<id>.jpg | <id>.png       the images: JPEG and PNG files copied as they are, others
+                                         converted to PNG (lossless); with ``jpeg=True`` every image
+                                         is ``<id>.jpg`` (non-JPEG converted at quality 95), which
+                                         torchvision's ``VOCSegmentation`` needs: it opens
+                                         ``JPEGImages/<id>.jpg`` only
     SegmentationClass/<id>.png           palette PNG, index = class (0 background, 1..K classes)
     SegmentationObject/<id>.png          palette PNG, index = object 1..N, bottom to top by z-order
     Annotations/<id>.xml                 one <object> (name, 1-based inclusive bndbox) per instance
@@ -49,12 +53,12 @@ from segtool.io.common import (
     ImportedDataset,
     ImportedImage,
     Problems,
-    copy_image,
     declared_size_problem,
-    image_source,
+    image_suffix,
     voc_palette,
+    write_image_as,
 )
-from segtool.io.images import load_image
+from segtool.io.dataset_files import image_beside
 
 #: The 20 Pascal VOC classes plus background, used to name indices when no labelmap.txt exists.
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -70,11 +74,14 @@ DEFAULT_WORKERS = 8
 
 @dataclass
 class VocStats:
-    """What an export wrote; ``skipped`` lists ``(image path, reason)`` of images left out (unreadable)."""
+    """What an export wrote; ``skipped`` lists ``(image path, reason)`` of images left out (unreadable);
+    ``png`` counts the images written as ``JPEGImages/<id>.png``; ``notes`` say what a reader needs."""
 
     images: int = 0
     objects: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    png: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def voc_ids(paths: Iterable[str]) -> dict[str, str]:
@@ -98,11 +105,12 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
 
     Returns ``(class_map, object_map, objects)``: two ``uint8`` ``(H, W)`` arrays and the painted
     instances in object-index order (index ``k`` is ``objects[k-1]``). Only accepted, labelled
-    instances are painted; where objects overlap, the one with the higher ``(z, id)`` wins.
+    instances and void regions (no class, crowd) are painted; crowd regions and void regions are
+    void (255) in both maps; where objects overlap, the one with the higher ``(z, id)`` wins.
     """
     h, w = size
     objects = [i for i in sorted(instances, key=lambda i: (i.z, i.id))
-               if i.state == "accepted" and i.class_id is not None]
+               if i.state == "accepted" and (i.class_id is not None or i.iscrowd)]
     if len(objects) > 254:
         raise FormatError(f"Pascal VOC holds at most 254 objects per image, got {len(objects)}")
     for inst in objects:
@@ -110,8 +118,12 @@ def render_maps(instances: Sequence[Instance], size: tuple[int, int], class_inde
             raise FormatError(f"instance {inst.id}: mask size {inst.image_size} differs from the image {(h, w)}")
     obj = paint_objects([inst.rle for inst in objects], (h, w))
     lut = np.zeros(256, np.uint8)
-    lut[1:len(objects) + 1] = [class_index[inst.class_id] for inst in objects]
+    lut[1:len(objects) + 1] = [VOID if inst.iscrowd else class_index[inst.class_id] for inst in objects]
     cls = cv2.LUT(obj, lut)
+    if any(inst.iscrowd for inst in objects):  # a crowd region is void (255) in both maps, as in VOC
+        crowd = np.zeros(256, np.uint8)
+        crowd[1:len(objects) + 1] = [VOID if inst.iscrowd else k for k, inst in enumerate(objects, 1)]
+        obj = cv2.LUT(obj, crowd)
     if void_border > 0:
         kernel = np.ones((2 * void_border + 1, 2 * void_border + 1), np.uint8)
         band = cv2.dilate(obj, kernel) != cv2.erode(obj, kernel)
@@ -184,13 +196,16 @@ def save_palette_png(index_map: np.ndarray, path: Path) -> None:
 
 
 def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance],
-                   names: Mapping[int, str]) -> bytes:
-    """The ``Annotations/<id>.xml`` document: size and one object with a 1-based inclusive bndbox each."""
+                   names: Mapping[int, str], filename: str | None = None) -> bytes:
+    """The ``Annotations/<id>.xml`` document: the image's file name (default ``<id>.jpg``), its size
+    and one object with a 1-based inclusive bndbox each."""
     parts = ["<annotation>\n  <folder>VOC2012</folder>\n",
-             f"  <filename>{escape(voc_id)}.jpg</filename>\n  <source>\n    <database>segtool</database>\n"
+             f"  <filename>{escape(filename or voc_id + '.jpg')}</filename>\n  <source>\n    <database>segtool</database>\n"
              f"  </source>\n  <size>\n    <width>{record.width}</width>\n    <height>{record.height}</height>\n"
              "    <depth>3</depth>\n  </size>\n  <segmented>1</segmented>\n"]
     for inst in objects:
+        if inst.class_id is None:  # a void region is no object
+            continue
         x0, y0, x1, y1 = inst.bbox
         truncated = int(x0 == 0 or y0 == 0 or x1 == record.width or y1 == record.height)
         parts.append(f"  <object>\n    <name>{escape(names[inst.class_id])}</name>\n    <pose>Unspecified</pose>\n"
@@ -201,26 +216,11 @@ def annotation_xml(voc_id: str, record: ImageRecord, objects: Sequence[Instance]
     return "".join(parts).encode("utf-8")
 
 
-def _write_jpeg(image_root: Path, rel: str, dst: Path) -> None:
-    """JPEG files are copied, others converted; :class:`ImageReadError` when the image cannot be read
-    (or lies outside ``image_root``)."""
-    if rel.lower().endswith((".jpg", ".jpeg")):
-        copy_image(image_root, rel, dst)
-        return
-    rgb = load_image(image_source(image_root, rel))
-    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise FormatError(f"cannot encode {dst.name} as JPEG")
-    try:
-        dst.write_bytes(data.tobytes())
-    except OSError as exc:
-        raise as_segtool_error(exc, dst) from None
-
-
 def export_voc(out: str | Path, classes: Sequence[LabelClass],
                items: Iterable[tuple[ImageRecord, Sequence[Instance]]], *, image_root: str | Path,
                splits: Mapping[str, str] | None = None, void_border: int = 0, copy_images: bool = True,
-               progress: Callable[[int], None] | None = None, workers: int | None = None) -> VocStats:
+               progress: Callable[[int], None] | None = None, workers: int | None = None,
+               jpeg: bool = False) -> VocStats:
     """Write a Pascal VOC segmentation dataset (layout in the module docstring).
 
     Parameters
@@ -233,6 +233,9 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
         Relative image path -> split name (``train``/``val``/...); default: all ``train``.
     copy_images
         Write ``JPEGImages`` (readers such as torchvision need it).
+    jpeg
+        Every image as ``JPEGImages/<id>.jpg`` (torchvision's ``VOCSegmentation`` opens only those);
+        default: PNG sources stay PNG (``<id>.png``), and the export says torchvision needs ``jpeg``.
     workers
         Threads that render and write the images' files (numpy, zlib and file I/O release the
         GIL); default :data:`DEFAULT_WORKERS`; ``0`` writes on the calling thread. ``items`` is
@@ -249,7 +252,7 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
     items = list(items)
     ids = voc_ids(rec.path for rec, _ in items)
     job = _ImageJob(out, index, {c.id: c.name for c in classes}, void_border,
-                    Path(image_root) if copy_images else None)
+                    Path(image_root) if copy_images else None, jpeg)
     lists: dict[str, list[str]] = {"train": [], "val": []}
     stats = VocStats()
     written: set[str] = set()
@@ -259,6 +262,7 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
         if skipped is None:
             stats.images += 1
             stats.objects += objects
+            stats.png += int(copy_images and image_suffix(path, jpeg) == ".png")
             written.add(path)
         else:
             stats.skipped.append((path, skipped))
@@ -272,6 +276,9 @@ def export_voc(out: str | Path, classes: Sequence[LabelClass],
         lists.setdefault((splits or {}).get(rec.path, "train"), []).append(ids[rec.path])
     _write_lists(out, lists, [ids[rec.path] for rec in kept])
     _write_labelmap(out, classes)
+    if stats.png:
+        stats.notes.append(f"{stats.png} image(s) written as JPEGImages/<id>.png (PNG sources kept lossless); "
+                           "torchvision's VOCSegmentation opens only <id>.jpg: export with --jpeg for it")
     return stats
 
 
@@ -284,26 +291,28 @@ class _ImageJob:
     names: Mapping[int, str]
     void_border: int
     image_root: Path | None
+    jpeg: bool = False
 
     def __call__(self, vid: str, rec: ImageRecord, instances: Sequence[Instance]) -> tuple[str, int, str | None]:
-        """Write the (JPEG,) class/object PNGs and XML of one image.
+        """Write the (image,) class/object PNGs and XML of one image.
 
         Returns ``(path, objects, None)``, or ``(path, 0, reason)`` when the image cannot be read
         (nothing of it is written then; the export goes on and reports it).
         """
+        filename = f"{vid}{image_suffix(rec.path, self.jpeg)}"
         if self.image_root is not None:
             try:
-                _write_jpeg(self.image_root, rec.path, self.out / "JPEGImages" / f"{vid}.jpg")
+                write_image_as(self.image_root, rec.path, self.out / "JPEGImages" / filename)
             except ImageReadError as exc:
                 return rec.path, 0, str(exc)
         cls, obj, objects = render_maps(instances, (rec.height, rec.width), self.index, self.void_border)
         try:
             save_palette_png(cls, self.out / "SegmentationClass" / f"{vid}.png")
             save_palette_png(obj, self.out / "SegmentationObject" / f"{vid}.png")
-            (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names))
+            (self.out / "Annotations" / f"{vid}.xml").write_bytes(annotation_xml(vid, rec, objects, self.names, filename))
         except OSError as exc:
             raise as_segtool_error(exc, self.out) from None
-        return rec.path, len(objects), None
+        return rec.path, sum(i.class_id is not None for i in objects), None
 
 
 def _run_jobs(job: _ImageJob, tasks: Iterable[tuple[str, ImageRecord, Sequence[Instance]]], workers: int,
@@ -422,7 +431,8 @@ def load_voc(root: str | Path, names: Mapping[str, str] | None = None) -> Import
     ----------
     names
         VOC id -> image path relative to the project folder (see :func:`voc_ids`); ids not in it
-        are reported as problems. ``None`` names each image ``JPEGImages/<id>.jpg``.
+        are reported as problems. ``None`` names each image ``JPEGImages/<id>.<suffix>`` (the file
+        there, ``.jpg`` when there is none).
     """
     root = Path(root)
     cls_dir, obj_dir = root / "SegmentationClass", root / "SegmentationObject"
@@ -435,7 +445,7 @@ def load_voc(root: str | Path, names: Mapping[str, str] | None = None) -> Import
     used: dict[str, None] = {}
     for cls_png in sorted(cls_dir.glob("*.png")):
         vid = cls_png.stem
-        rel = names.get(vid) if names is not None else f"JPEGImages/{vid}.jpg"
+        rel = names.get(vid) if names is not None else _jpeg_images_name(root, vid)
         if rel is None:
             problems.add(f"{describe(vid)}: no image of the project has this VOC id")
             continue
@@ -452,6 +462,12 @@ def load_voc(root: str | Path, names: Mapping[str, str] | None = None) -> Import
     problems.raise_if_any()
     dataset.categories = [(n, None) for n in used]
     return dataset
+
+
+def _jpeg_images_name(root: Path, vid: str) -> str:
+    """``JPEGImages/<file>`` of VOC id ``vid``: the image there in any suffix (PNG sources stay PNG)."""
+    found = image_beside(root / "JPEGImages", vid)
+    return f"JPEGImages/{found.name if found is not None else vid + '.jpg'}"
 
 
 def _load_voc_image(vid: str, rel: str, cls_png: Path, obj_png: Path, class_names: Sequence[str],

@@ -49,6 +49,15 @@ def _v1(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Dataset meanings kept through imports: ``instances.iscrowd`` (COCO crowd regions) and
+    ``classes.source_id`` (the category id of the dataset a class came from)."""
+    _run_script(db, """
+        ALTER TABLE instances ADD COLUMN iscrowd INTEGER NOT NULL DEFAULT 0 CHECK (iscrowd IN (0, 1));
+        ALTER TABLE classes ADD COLUMN source_id INTEGER
+    """)
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated statements inside the current transaction (``executescript`` would commit)."""
     for statement in script.split(";"):
@@ -57,7 +66,7 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 #: ``MIGRATIONS[i]`` takes a file from version ``i`` to ``i + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 #: The version this segtool writes.
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -77,7 +77,8 @@ from segtool.store.lock import FileLock
 PROJECT_FILENAME = "project.segtool"
 
 _INSTANCE_COLUMNS = ("id, image_id, class_id, h, w, counts, x0, y0, x1, y1, area, score, source, "
-                     "attributes, z, state")
+                     "attributes, z, state, iscrowd")
+_CLASS_SQL = "SELECT id, name, color, source_id FROM classes"
 
 
 def project_path(path: str | os.PathLike) -> Path:
@@ -102,10 +103,15 @@ def _rgb(text: str) -> tuple[int, int, int]:
 
 
 def _row_to_instance(row: Sequence[Any], file: Path) -> Instance:
-    (iid, image_id, class_id, h, w, counts, x0, y0, x1, y1, area, score, source, attrs, z, state) = row
+    (iid, image_id, class_id, h, w, counts, x0, y0, x1, y1, area, score, source, attrs, z, state, crowd) = row
     return Instance(id=iid, image_id=image_id, class_id=class_id, rle={"size": [h, w], "counts": counts},
                     bbox=(x0, y0, x1, y1), area=area, score=score, source=source,
-                    attributes=checks.parse_attributes(attrs, iid, file), z=z, state=state)
+                    attributes=checks.parse_attributes(attrs, iid, file), z=z, state=state,
+                    iscrowd=bool(crowd))
+
+
+def _row_to_class(row: Sequence[Any]) -> LabelClass:
+    return LabelClass(int(row[0]), row[1], _rgb(row[2]), None if row[3] is None else int(row[3]))
 
 
 def _instance_to_row(inst: Instance) -> tuple:
@@ -120,7 +126,8 @@ def _instance_to_row(inst: Instance) -> tuple:
     x0, y0, x1, y1 = (int(v) for v in inst.bbox)
     attrs = json.dumps(inst.attributes, sort_keys=True) if inst.attributes else "{}"
     return (inst.id, inst.image_id, inst.class_id, h, w, counts, x0, y0, x1, y1, int(inst.area),
-            None if inst.score is None else float(inst.score), inst.source, attrs, int(inst.z), inst.state)
+            None if inst.score is None else float(inst.score), inst.source, attrs, int(inst.z), inst.state,
+            int(bool(inst.iscrowd)))
 
 
 class ProjectStore:
@@ -346,15 +353,17 @@ class ProjectStore:
     # -- classes ---------------------------------------------------------------------------------
     def classes(self) -> list[LabelClass]:
         """All label classes, by id."""
-        return [LabelClass(i, n, _rgb(c)) for i, n, c in self._query("SELECT id, name, color FROM classes ORDER BY id")]
+        return [_row_to_class(r) for r in self._query(f"{_CLASS_SQL} ORDER BY id")]
 
     def class_by_name(self, name: str) -> LabelClass | None:
         """The class called ``name`` (exact match), or ``None``."""
-        rows = self._query("SELECT id, name, color FROM classes WHERE name = ?", (name,))
-        return LabelClass(rows[0][0], rows[0][1], _rgb(rows[0][2])) if rows else None
+        rows = self._query(f"{_CLASS_SQL} WHERE name = ?", (name,))
+        return _row_to_class(rows[0]) if rows else None
 
-    def add_class(self, name: str, color: tuple[int, int, int] | None = None) -> LabelClass:
-        """Add a class; ``color`` ``(r, g, b)`` defaults to a distinct automatic one.
+    def add_class(self, name: str, color: tuple[int, int, int] | None = None, *,
+                  source_id: int | None = None) -> LabelClass:
+        """Add a class; ``color`` ``(r, g, b)`` defaults to a distinct automatic one; ``source_id``
+        is the category id it had in an imported dataset (see :class:`LabelClass`).
 
         Raises
         ------
@@ -372,14 +381,23 @@ class ProjectStore:
             raise ProjectError(f"label class {name!r} already exists")
         if color is None:
             color = auto_color(int(self._query("SELECT COALESCE(MAX(id), 0) FROM classes")[0][0]))
-        cur = self._write("INSERT INTO classes(name, color) VALUES (?, ?)", (name, _hex(color)))
-        return LabelClass(int(cur.lastrowid), name, tuple(int(c) for c in color))  # type: ignore[arg-type]
+        cur = self._write("INSERT INTO classes(name, color, source_id) VALUES (?, ?, ?)",
+                          (name, _hex(color), None if source_id is None else int(source_id)))
+        return LabelClass(int(cur.lastrowid), name, tuple(int(c) for c in color),  # type: ignore[arg-type]
+                          None if source_id is None else int(source_id))
+
+    def set_class_source_id(self, class_id: int, source_id: int | None) -> None:
+        """Record (or clear) the dataset category id of a class (see :class:`LabelClass`)."""
+        cur = self._write("UPDATE classes SET source_id = ? WHERE id = ?",
+                          (None if source_id is None else int(source_id), class_id))
+        if cur.rowcount != 1:
+            raise ProjectError(f"no label class with id {class_id}")
 
     def update_class(self, class_id: int, *, name: str | None = None,
                      color: tuple[int, int, int] | None = None) -> LabelClass:
         """Rename and/or recolour a class; returns the updated class."""
         with self.transaction():
-            rows = self._query("SELECT id, name, color FROM classes WHERE id = ?", (class_id,))
+            rows = self._query(f"{_CLASS_SQL} WHERE id = ?", (class_id,))
             if not rows:
                 raise ProjectError(f"no label class with id {class_id}")
             new_name = rows[0][1] if name is None else name.strip()
@@ -391,7 +409,7 @@ class ProjectStore:
                 raise ProjectError(f"cannot rename class: {problem}")
             new_color = _rgb(rows[0][2]) if color is None else tuple(int(c) for c in color)
             self._write("UPDATE classes SET name = ?, color = ? WHERE id = ?", (new_name, _hex(new_color), class_id))
-        return LabelClass(class_id, new_name, new_color)  # type: ignore[arg-type]
+        return LabelClass(class_id, new_name, new_color, rows[0][3])  # type: ignore[arg-type]
 
     # -- images ----------------------------------------------------------------------------------
     _IMAGE_SQL = "SELECT id, path, width, height, content_hash, status FROM images"
@@ -486,7 +504,7 @@ class ProjectStore:
         """Insert or replace instances by id (the document's persistence hook)."""
         rows = [_instance_to_row(i) for i in instances]
         self._write(f"INSERT OR REPLACE INTO instances({_INSTANCE_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, many=True)
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, many=True)
 
     def set_instance_state(self, ids: Sequence[int], state: str) -> None:
         """Set ``state`` (``accepted``/``pending``) of instances (not undoable; see commands)."""

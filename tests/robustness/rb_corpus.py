@@ -123,7 +123,7 @@ def coco_cases() -> list[Case]:
         ("polygon 2 points", _coco_edit("annotations", seg, [[0, 0, 5, 5]]), "fewer than 3 points", False),
         ("polygon odd values", _coco_edit("annotations", seg, [[0, 0, 5, 5, 3, 3, 1]]), "fewer than 3", False),
         ("polygon nested", _coco_edit("annotations", seg, [[[0, 0], [5, 0], [5, 5]]]), "non-numeric", False),
-        ("no polygons", _coco_edit("annotations", seg, []), "non-empty list of polygons", False),
+        ("no polygons", _coco_edit("annotations", seg, []), "no valid bbox", False),  # (a bbox alone is counted)
         ("segmentation text", _coco_edit("annotations", seg, "mask"), "list of polygons or an RLE", False),
         ("rle runs short", _coco_edit("annotations", seg, {"size": [H, W], "counts": "0`0"}), "corrupt RLE", True),
         ("rle cut short", _coco_edit("annotations", seg, {"size": [H, W], "counts": "o"}), "corrupt RLE", True),
@@ -316,6 +316,99 @@ def voc_cases() -> list[Case]:
     return [Case("voc", name, _voc(files), expect, native) for name, files, expect, native in table]
 
 
+# -- the formats of issue 13 (YOLO, CVAT, Label Studio, mask folders, labelme imageData, Datumaro) --------
+def _dataset(fmt: str, files: dict[str, bytes | str], source: str, names: str | None = None,
+             inside: bool = False) -> Callable[[Env], tuple[list[str], str]]:
+    """A dataset of ``files`` under ``work/ds`` (``inside``: under the project folder, as datasets
+    whose images must lie in the project are), imported from ``ds/<source>`` with ``--format fmt``."""
+    def make(env: Env) -> tuple[list[str], str]:
+        root = (env.folder if inside else env.work) / "ds"
+        for rel, data in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        return ["import", str(env.project), str(root / source), "--format", fmt], names or source or "ds"
+    return make
+
+
+def _yolo(label: str, yaml_text: str = "names: [cat, dog]\n") -> dict[str, bytes | str]:
+    return {"data.yaml": yaml_text, "images/a.jpg": _jpeg_bytes(), "labels/a.txt": label}
+
+
+def _cvat(body: str) -> dict[str, bytes | str]:
+    meta = "<meta><task><labels><label><name>cat</name><color>#ff0000</color></label></labels></task></meta>"
+    return {"annotations.xml": f"<annotations><version>1.1</version>{meta}{body}</annotations>"}
+
+
+def _ls_task(result: dict) -> str:
+    return json.dumps([{"id": 1, "data": {"image": "/data/local-files/?d=a.jpg"},
+                        "annotations": [{"result": [{"original_width": W, "original_height": H, **result}]}]}])
+
+
+def _labelme_embedded(data: bytes | str, image_path: str = "new.png") -> Callable[[dict], None]:
+    text = data if isinstance(data, str) else base64.b64encode(data).decode()
+    return _top(imagePath=image_path, imageData=text)
+
+
+def format_cases() -> list[Case]:
+    image = f'<image id="0" name="a.jpg" width="{W}" height="{H}">'
+    poly = '<polygon label="cat" points="{}" occluded="0" z_order="0"/>'
+    table: list[tuple[str, Callable[[Env], tuple[list[str], str]], str, bool]] = [
+        ("yolo not yaml", _dataset("yolo", _yolo("", "names: [cat\n"), "", "data.yaml"), "not valid YAML", False),
+        ("yolo names a number", _dataset("yolo", _yolo("", "names: 5\n"), "", "data.yaml"), "must be a list or a mapping",
+         False),
+        ("yolo class beyond names", _dataset("yolo", _yolo("7 0.1 0.1 0.5 0.1 0.5 0.5\n"), "", "a.txt", True),
+         "not in data.yaml's names", False),
+        ("yolo coordinates 1e308", _dataset("yolo", _yolo("0 0.1 0.1 1e308 0.1 0.5 1e308\n"), "", "a.txt", True),
+         "a.txt line 1", True),
+        ("yolo odd coordinates", _dataset("yolo", _yolo("0 0.1 0.1 0.5\n"), "", "a.txt", True), "a.txt line 1",
+         False),
+        ("cvat entity", _dataset("cvat", {"annotations.xml": '<!DOCTYPE a [<!ENTITY x "y">]><annotations/>'},
+                                 "annotations.xml"), "DTD or entities", False),
+        ("cvat not xml", _dataset("cvat", {"annotations.xml": "<annotations"}, "annotations.xml"), "not valid XML",
+         False),
+        ("cvat polygon 1e308", _dataset("cvat", _cvat(image + poly.format("0,0;1e308,0;5,5") + "</image>"),
+                                        "annotations.xml", "a.jpg", True), "far outside", True),
+        ("cvat unknown label", _dataset("cvat", _cvat(image + poly.format("0,0;9,0;5,5").replace('"cat"', '"owl"')
+                                                      + "</image>"), "annotations.xml", "owl", True),
+         "not in the labels", False),
+        ("label studio tasks not objects", _dataset("label-studio", {"t.json": "[1, 2]"}, "t.json"),
+         "is not an object", False),
+        ("label studio polygon NaN", _dataset("label-studio", {"t.json": _ls_task(
+            {"type": "polygonlabels", "value": {"points": [[1, 1], [50, 1], [1e308, 50]], "polygonlabels": ["cat"]}})},
+            "t.json", "task 1"), "task 1", True),
+        ("instance mask bomb", _dataset("instance-masks", {"masks/a.png": _png_declaring(40000, 40000)}, "",
+                                        "a.png"), "above the limit", True),
+        ("instance mask rgb", _dataset("instance-masks", {"masks/a.png": _png(np.zeros((H, W, 3), np.uint8))}, "",
+                                       "a.png"), "one index per pixel", False),
+        ("semantic masks without names", _dataset("semantic-masks", {"masks/a.png": _png(_ONE_OBJECT, "L")}, ""),
+         "need class_names.txt", False),
+        ("semantic id beyond names", _dataset("semantic-masks", {"masks/a.png": _png(_index((2, 10, 3, 20), 9), "L"),
+                                                                  "class_names.txt": "_background_\ncat\n"}, "",
+                                              "a.png"), "not in the class file", False),
+        ("labelme imageData not base64", _labelme(_labelme_embedded("%%%")), "not valid base64", False),
+        ("labelme imageData not an image", _labelme(_labelme_embedded(b"hello")), "not an image file", False),
+        ("labelme imageData bomb header", _labelme(_labelme_embedded(_png_declaring(60000, 60000))),
+         "above the limit", True),
+        ("labelme imageData other size", _labelme(_labelme_embedded(_png(np.zeros((H + 3, W, 3), np.uint8)))),
+         "but the image is", False),
+        ("datumaro unknown format", _dataset("datumaro:nope", {"x.txt": "x"}, "", "nope"), "has no importer",
+         False),
+    ]
+    return [Case("formats", name, make, expect, native) for name, make, expect, native in table]
+
+
+def format_export_cases() -> list[Case]:
+    table: list[tuple[str, Callable[[Env], tuple[list[str], str]], str]] = [
+        ("labelme background class", _export("--format", "labelme", classes=("_background_",),
+                                             names="'_background_'"), "labelme's converters"),
+        ("labelme ignore class", _export("--format", "labelme", classes=("__ignore__",), names="'__ignore__'"),
+         "labelme's converters"),
+        ("json with layout", _export("--format", "coco", "--layout", "datumaro", out="out.json"), "must be a folder"),
+        ("json with split", _export("--format", "coco", "--split", "val=0.5", out="out.json"), "must be a folder"),
+    ]
+    return [Case("export", name, make, expect) for name, make, expect in table]
+
+
 # -- crafted project files ----------------------------------------------------------------------------------
 def _crafted(sql: str | None = None, *, raw: Callable[[bytes], bytes] | None = None,
              command: tuple[str, ...] = ("info",)) -> Callable[[Env], tuple[list[str], str]]:
@@ -466,5 +559,5 @@ def misuse_cases() -> list[Case]:
 
 #: Every hand-made case; a new format adds ``*its_cases()`` here.
 CORPUS: list[Case] = [*coco_cases(), *labelme_cases(), *voc_cases(), *project_cases(), *export_cases(),
-                      *misuse_cases()]
+                      *misuse_cases(), *format_cases(), *format_export_cases()]
 

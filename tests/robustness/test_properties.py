@@ -256,7 +256,32 @@ def test_class_names_round_trip_or_are_refused(tmp_path_factory, names) -> None:
                 assert obj.text in stored
     else:
         assert not (work / "v").exists() and "labelmap.txt" in result.err
+    _names_in_issue13_formats(project, work, stored)
     _count("names")
+
+
+def _names_in_issue13_formats(project: Path, work: Path, stored: list[str]) -> None:
+    """The class names come back exactly from the files of labelme, CVAT and the mask folders
+    (labelme refuses its converters' reserved names, before anything is written)."""
+    result = run_in_process("export", project, work / "lm", "--format", "labelme")
+    labelme_ok = not {"_background_", "__ignore__"} & set(stored)
+    assert (result.code == 0) == labelme_ok, result.err
+    if labelme_ok:
+        labels = {s["label"] for f in (work / "lm").glob("*.json") for s in json.loads(f.read_text("utf-8"))["shapes"]}
+        assert labels <= set(stored) and labels
+    assert run_in_process("export", project, work / "cv", "--format", "cvat").code == 0
+    xml_labels = [e.text for e in ET.parse(work / "cv" / "annotations.xml").getroot().iter("label")
+                  for e in e.iter("name")]
+    assert xml_labels == stored
+    assert run_in_process("export", project, work / "sm", "--format", "semantic-masks").code == 0
+    assert (work / "sm" / "class_names.txt").read_text("utf-8").split("\n")[1:-1] == stored
+    for fmt, folder in (("instance-masks", "im"), ("semantic-masks", "sm")):
+        if fmt == "instance-masks":
+            assert run_in_process("export", project, work / folder, "--format", fmt).code == 0
+        result = run_in_process("import", project, work / folder, "--format", fmt)
+        assert result.code == 0, (fmt, result.err)
+    with ProjectStore.open(project, readonly=True) as store:
+        assert [c.name for c in store.classes()] == stored  # imported back onto the same classes
 
 
 STEM_TEXT = st.lists(st.sampled_from(list("aAbB._-/ ~:\u00e9") + ["e\u0301", "\u0130", "\u00df", "\u03c2", "x.png",

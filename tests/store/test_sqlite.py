@@ -157,11 +157,12 @@ def test_migrations_run_and_newer_files_are_refused(tmp_path: Path, monkeypatch:
     def _v2(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE images ADD COLUMN note TEXT")
 
+    newer = schema.SCHEMA_VERSION + 1
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2])
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", newer)
     with ProjectStore.open(path) as s:
         cols = [r[1] for r in s._query("PRAGMA table_info(images)")]
-        assert "note" in cols and s.schema_version == 2
+        assert "note" in cols and s.schema_version == newer
     monkeypatch.undo()
     with pytest.raises(ProjectError, match="newer segtool"):
         ProjectStore.open(path)
