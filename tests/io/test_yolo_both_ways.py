@@ -1,7 +1,15 @@
-"""YOLO segmentation both ways, checked with Ultralytics' own ``YOLODataset`` and ``merge_multi_segment``."""
+"""YOLO segmentation both ways, checked with Ultralytics' own ``YOLODataset`` and ``merge_multi_segment``.
+
+Ultralytics runs in a subprocess (``ultralytics_side.py``): importing it patches ``PIL.Image.open`` and
+``cv2.imread`` for the whole process.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,42 +25,35 @@ from segtool.services.formats import export_project, import_into_project, load_d
 from segtool.store.sqlite import ProjectStore
 
 
-@pytest.fixture(autouse=True)
-def _ultralytics_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "ultralytics"))
-    monkeypatch.setenv("YOLO_OFFLINE", "1")
+def _ultralytics(tmp: Path, *args: str | os.PathLike) -> str:
+    """Run ``ultralytics_side.py`` with ``args``; its stdout. Fails the test with Ultralytics' error."""
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp / "ultralytics-config"), "YOLO_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("ultralytics_side.py")), *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0:
+        pytest.fail(f"ultralytics could not: {proc.stderr.strip()[-1500:]}")
+    return proc.stdout
 
 
-def test_parts_are_joined_exactly_as_ultralytics_merge_multi_segment() -> None:
-    from ultralytics.data.converter import merge_multi_segment
-
+def test_parts_are_joined_exactly_as_ultralytics_merge_multi_segment(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    for n in (2, 3, 4):
-        polys = [(rng.random(2 * int(rng.integers(3, 9))) * 60).tolist() for _ in range(n)]
-        theirs = np.concatenate(merge_multi_segment([list(p) for p in polys]), axis=0).ravel()
-        np.testing.assert_array_equal(np.asarray(join_parts(polys)), theirs)
+    cases = [[(rng.random(2 * int(rng.integers(3, 9))) * 60).tolist() for _ in range(n)] for n in (2, 3, 4)]
     polys, _ = mask_to_coco_polygons(sample_masks(0)["two"])
     assert len(polys) == 2
-    theirs = np.concatenate(merge_multi_segment(polys), axis=0).ravel()
-    np.testing.assert_array_equal(np.asarray(join_parts(polys)), theirs)
+    cases.append(polys)
+    (tmp_path / "in.json").write_text(json.dumps(cases))
+    _ultralytics(tmp_path, "merge", tmp_path / "in.json", tmp_path / "out.json")
+    theirs = json.loads((tmp_path / "out.json").read_text())
+    for polys, joined in zip(cases, theirs, strict=True):
+        np.testing.assert_array_equal(np.asarray(join_parts(polys)), np.asarray(joined))
 
 
-def _ultralytics_masks(out: Path, split: str = "train") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _ultralytics_masks(tmp: Path, out: Path, split: str = "train") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per image stem: (class indices, masks (N, H, W) bool) as Ultralytics' YOLODataset builds them."""
-    from ultralytics.cfg import get_cfg
-    from ultralytics.data.dataset import YOLODataset
-
-    data = yaml.safe_load((out / "data.yaml").read_text())
-    hyp = get_cfg(overrides={"mask_ratio": 1, "overlap_mask": False})
-    ds = YOLODataset(img_path=str(out / "images" / split), data={**data, "channels": 3}, task="segment",
-                     imgsz=W, augment=False, hyp=hyp, rect=False, batch_size=1)
-    result = {}
-    for i in range(len(ds)):
-        item = ds[i]
-        (top, left) = int(round(item["ratio_pad"][1][1])), int(round(item["ratio_pad"][1][0]))
-        masks = item["masks"].numpy().astype(bool)[:, top:top + H, left:left + W]
-        result[Path(item["im_file"]).stem] = (item["cls"].numpy().ravel().astype(int), masks)
-    return result
+    _ultralytics(tmp, "dataset", out, split, W, H, tmp / "theirs.npz")
+    with np.load(tmp / "theirs.npz") as data:
+        stems = {key.split(":")[0] for key in data.files}
+        return {stem: (data[f"{stem}:cls"], data[f"{stem}:masks"]) for stem in stems}
 
 
 def test_export_one_line_per_instance_read_by_ultralytics(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_export_one_line_per_instance_read_by_ultralytics(tmp_path: Path) -> Non
         assert len(label.read_text().splitlines()) == 3  # one line per instance, parts joined
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert "val" not in data and data["path"] == str(out.resolve()) and data["names"] == {0: "cat", 1: "dog"} and data["nc"] == 2
-    theirs = _ultralytics_masks(out)
+    theirs = _ultralytics_masks(tmp_path, out)
     stems = {"a": "a.jpg", "b": "b.png", "sub__c": "sub/c.jpg"}
     single, joined = [], []
     for stem, (cls, masks) in theirs.items():
@@ -107,9 +108,7 @@ def test_split_writes_val_and_empty_class_list_gives_valid_names(tmp_path: Path)
     text = (tmp_path / "empty" / "data.yaml").read_text()
     data = yaml.safe_load(text)
     assert data["names"] == {0: "object"} and data["nc"] == 1
-    from ultralytics.data.utils import check_class_names
-
-    assert check_class_names(data["names"]) == {0: "object"}
+    assert json.loads(_ultralytics(tmp_path, "names", tmp_path / "empty" / "data.yaml").strip().splitlines()[-1]) == {"0": "object"}
 
 
 def test_export_import_export_is_stable(tmp_path: Path) -> None:
