@@ -39,6 +39,20 @@ def grabcut_dir() -> Path:
     return shared_path("datasets", "grabcut")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One user cache folder for the whole run, set before any fixture of wider scope builds an engine
+    (an engine made by a module fixture must not write derived models into the real user cache)."""
+    folder = tmp_path_factory.getbasetemp() / "user-cache"
+    old = os.environ.get("SEGTOOL_CACHE_DIR")
+    os.environ["SEGTOOL_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SEGTOOL_CACHE_DIR", None)
+    else:
+        os.environ["SEGTOOL_CACHE_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
                         monkeypatch: pytest.MonkeyPatch) -> None:

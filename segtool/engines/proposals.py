@@ -104,6 +104,8 @@ def _onnx_low_res_decoder(engine: Any) -> PointDecoder:
     """
     from segtool.engines import sam_common as sc
 
+    session = getattr(engine, "full_decoder", engine.decoder)  # the decoder as exported (orig_im_size input)
+
     def decode(context: Any, points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         logits, ious = [], []
         feeds = {"image_embeddings": context.embedding,
@@ -112,7 +114,7 @@ def _onnx_low_res_decoder(engine: Any) -> PointDecoder:
                  "orig_im_size": np.array(context.orig_size, np.float32)}
         for x, y in np.asarray(points_xy, np.float32).reshape(-1, 2):
             coords, labels = sc.encode_prompt_points(Prompt(points=[[x, y]], labels=[1]), context.orig_size)
-            iou, low_res = engine.decoder.run(["iou_predictions", "low_res_masks"],
+            iou, low_res = session.run(["iou_predictions", "low_res_masks"],
                                               {**feeds, "point_coords": coords, "point_labels": labels})
             logits.append(np.asarray(low_res[0], np.float32))
             ious.append(np.asarray(iou[0], np.float32))
