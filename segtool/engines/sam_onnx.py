@@ -58,6 +58,11 @@ def _open_session(path: Path | bytes, providers: list[str], threads: int | None,
                          "the file is corrupt, truncated or not ONNX: download it again") from None
 
 
+def default_encoder(providers: list[str]) -> str:
+    """The encoder precision used when none is asked for: the installed fp32 model everywhere."""
+    return "fp32"
+
+
 class SamOnnxEngine:
     """Segment Anything on onnxruntime.
 
@@ -67,13 +72,14 @@ class SamOnnxEngine:
     device : None (CUDA provider when available, else CPU), ``"cpu"`` or ``"cuda"``.
     threads : intra-op threads of each session (None: onnxruntime's default).
     cache : an :class:`EmbeddingCache`, True for the process-wide one, False/None for no cache.
-    encoder : ``"fp32"`` (the model as installed) or ``"int8"`` (its cached int8 variant).
+    encoder : ``"fp32"`` (the model as installed), ``"int8"`` (its cached int8 variant), or None for
+        :func:`default_encoder`.
     """
 
     name = "sam-onnx"
 
     def __init__(self, model: str | Path | None = None, device: str | None = None, threads: int | None = None,
-                 cache: EmbeddingCache | bool | None = True, encoder: str = "fp32") -> None:
+                 cache: EmbeddingCache | bool | None = True, encoder: str | None = None) -> None:
         if model is None:
             raise ModelError("sam-onnx needs a model folder (encoder.onnx + decoder.onnx): pass --model DIR or "
                              "install one with `segtool models add DIR`")
@@ -81,9 +87,10 @@ class SamOnnxEngine:
         if not self.model_dir.is_dir():
             raise ModelError(f"{self.model_dir} is not a folder; sam-onnx needs a folder holding encoder.onnx "
                              "and decoder.onnx")
+        self._providers_wanted, self._threads = onnx_providers(device), threads
+        encoder = encoder or default_encoder(self._providers_wanted)
         if encoder not in ("fp32", "int8"):
             raise ModelError(f"unknown encoder precision {encoder!r}; use fp32 or int8")
-        self._providers_wanted, self._threads = onnx_providers(device), threads
         enc_path, dec_path = self.model_dir / "encoder.onnx", self.model_dir / "decoder.onnx"
         self.encoder = _open_session(enc_path, self._providers_wanted, threads, "encoder")
         self._full_decoder = _open_session(dec_path, self._providers_wanted, threads, "decoder")
