@@ -11,6 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEGTOOL_SHARED", ROOT.parent / "shared"))
+#: Where the SAM engine tests run: the CPU here and in CI; packaging/gpu_check.sh sets cuda.
+TEST_DEVICE = os.environ.get("SEGTOOL_TEST_DEVICE", "cpu")
 
 
 def shared_path(*parts: str) -> Path:

@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from segtool.core.errors import SegtoolError
-from segtool.engines.proposals import METHODS, Proposal, ProposalConfig, classical_proposals, crop_iou
+from segtool.engines.proposals import (
+    METHODS,
+    Proposal,
+    ProposalConfig,
+    classical_proposals,
+    crop_iou,
+    pair_iou,
+)
 from segtool.engines.registry import SAM_ENGINES, create_engine
 
 #: Proposals overlapping every earlier-counted one below this mask IoU count as a new object.
@@ -70,22 +77,9 @@ def distinct_objects(props: list[Proposal], threshold: float = DISTINCT_IOU) -> 
     """How many proposals (in score order) overlap every one counted before with mask IoU < ``threshold``."""
     counted: list[Proposal] = []
     for p in sorted(props, key=lambda q: -q.score):
-        if all(_pair_iou(p, q) < threshold for q in counted):
+        if all(pair_iou(p, q) < threshold for q in counted):
             counted.append(p)
     return len(counted)
-
-
-def _pair_iou(a: Proposal, b: Proposal) -> float:
-    """Mask IoU of two crop proposals (work only inside the union of their boxes)."""
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
-    ix0, iy0, ix1, iy1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
-    area_a, area_b = int(a.crop.sum()), int(b.crop.sum())
-    inter = 0
-    if ix0 < ix1 and iy0 < iy1:
-        inter = int(np.count_nonzero(a.crop[iy0 - ay0:iy1 - ay0, ix0 - ax0:ix1 - ax0]
-                                     & b.crop[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]))
-    union = area_a + area_b - inter
-    return inter / union if union else 1.0
 
 
 def _generate(engine: Any, image: np.ndarray, context: Any, cfg: ProposalConfig) -> tuple[list, float, int]:

