@@ -87,21 +87,23 @@ def measure_click(engine: Any, context: Any, prompt: Prompt, repeats: int) -> di
             "bare_decoder_ms_all": [round(t, 3) for t in times["bare"]]}
 
 
-def measure_lookup(engine: Any, image: np.ndarray, repeats: int, cache_dir: Path) -> dict[str, float]:
+def measure_lookup(engine: Any, image: np.ndarray, embedding: np.ndarray, repeats: int,
+                   cache_dir: Path) -> dict[str, float]:
     """Embedding lookup (ms) from disk and RAM keyed by a known content hash; one pixel hash."""
-    from segtool.engines.sam_common import image_hash
+    from segtool.engines.embeddings import embedding_key
+    from segtool.engines.sam_common import PREPROCESS_VERSION, content_key, image_hash
 
     cache = EmbeddingCache(cache_dir)
     engine.cache = cache
-    key = f"bench-{image.shape}"
-    engine.prepare(image, content_hash=key)  # fills the cache
+    known = f"bench-{image.shape}"
+    cache.put(embedding_key(content_key(image, known), engine.model_id, PREPROCESS_VERSION), embedding)
 
     def from_disk() -> None:
         cache.clear(disk=False)  # force the on-disk path (the slow one)
-        assert engine.prepare(image, content_hash=key).cache_hit
+        assert engine.prepare(image, content_hash=known).cache_hit
 
     disk = median_ms(from_disk, repeats)
-    ram = median_ms(lambda: engine.prepare(image, content_hash=key), repeats)
+    ram = median_ms(lambda: engine.prepare(image, content_hash=known), repeats)
     hashing = median_ms(lambda: image_hash(image), max(1, repeats // 3))
     engine.cache = None
     return {"cached_embedding_disk_ms": disk, "cached_embedding_ram_ms": ram, "pixel_hash_ms": hashing}
@@ -110,12 +112,16 @@ def measure_lookup(engine: Any, image: np.ndarray, repeats: int, cache_dir: Path
 def measure(engine: Any, image: np.ndarray, repeats: int, cache_dir: Path) -> dict[str, Any]:
     """One row: encoder, click vs bare decoder, embedding lookups, for one image."""
     engine.cache = None
-    encoder_ms = median_ms(lambda: engine.prepare(image), max(1, repeats // 5))
-    context = engine.prepare(image)
+    encoder_times, context = [], None
+    for _ in range(max(1, repeats // 3)):
+        start = time.perf_counter()
+        context = engine.prepare(image)
+        encoder_times.append((time.perf_counter() - start) * 1000.0)
     h, w = image.shape[:2]
-    row = {"image_hw": [h, w], "megapixels_exact": round(h * w / 1e6, 3), "encoder_ms": encoder_ms}
+    row = {"image_hw": [h, w], "megapixels_exact": round(h * w / 1e6, 3),
+           "encoder_ms": statistics.median(encoder_times)}
     row.update(measure_click(engine, context, Prompt(points=[[w / 2, h / 2]], labels=[1]), repeats))
-    row.update(measure_lookup(engine, image, repeats, cache_dir))
+    row.update(measure_lookup(engine, image, context.embedding, repeats, cache_dir))
     return row
 
 
@@ -127,32 +133,39 @@ def _gpu_peak_mb() -> float | None:
     return None
 
 
-def _make_engine(args: argparse.Namespace) -> Any:
+def _make_engines(args: argparse.Namespace) -> dict[str, Any]:
+    """The engines to time, by label: one, or one per ``--encoder`` precision (sam-onnx: ``fp32,int8``)."""
+    from segtool.core.errors import SegtoolError
+
     options: dict[str, Any] = {"model": args.model, "device": args.device}
     if getattr(args, "random_weights", None):
         if args.engine != "sam-torch":
-            from segtool.core.errors import SegtoolError
-
             raise SegtoolError("--random-weights needs --engine sam-torch")
         options.update(model=None, random_weights=True, model_type=args.random_weights)
-    if getattr(args, "encoder", None) and args.engine == "sam-onnx":
-        options["encoder"] = args.encoder
-    return create_engine(args.engine, **options)
+    encoders = [e.strip() for e in str(getattr(args, "encoder", None) or "").split(",") if e.strip()]
+    if encoders and args.engine != "sam-onnx":
+        raise SegtoolError("--encoder is for --engine sam-onnx")
+    if not encoders:
+        return {args.engine: create_engine(args.engine, **options)}
+    return {f"{args.engine}/{enc}": create_engine(args.engine, **options, encoder=enc) for enc in encoders}
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry of ``segtool bench latency``."""
     if args.engine not in SAM_ENGINES:
         return importlib.import_module("segtool.bench.latency_classical").run(args)
-    engine = _make_engine(args)
+    engines = _make_engines(args)
     rows = []
     with tempfile.TemporaryDirectory(prefix="segtool-latency-") as tmp:
         for mp in args.megapixels or DEFAULT_MEGAPIXELS:
-            row = measure(engine, synthetic_image(mp), args.repeats, Path(tmp))
-            row["megapixels"] = mp
-            rows.append(row)
-    report = {"engine": args.engine, "model": str(args.model), "model_id": getattr(engine, "model_id", None),
-              "device": str(getattr(engine, "device", getattr(engine, "providers", "?"))), "repeats": args.repeats,
+            image = synthetic_image(mp)
+            for label, engine in engines.items():  # side by side, size by size
+                row = measure(engine, image, args.repeats, Path(tmp))
+                row.update(megapixels=mp, engine=label, model_id=getattr(engine, "model_id", None))
+                rows.append(row)
+    first = next(iter(engines.values()))
+    report = {"engine": args.engine, "model": str(args.model), "model_id": getattr(first, "model_id", None),
+              "device": str(getattr(first, "device", getattr(first, "providers", "?"))), "repeats": args.repeats,
               "load_average": list(os.getloadavg()), "peak_rss_mb": _peak_rss_mb(), "peak_gpu_mb": _gpu_peak_mb(),
               "ratio_goal": RATIO_GOAL, "rows": rows}
     _print_table(report)
@@ -164,15 +177,26 @@ def run(args: argparse.Namespace) -> int:
 def _print_table(report: dict[str, Any]) -> None:
     print(f"engine {report['engine']}  model {report['model_id']}  device {report['device']}  "
           f"repeats {report['repeats']}  load {' '.join(f'{v:.2f}' for v in report['load_average'])}")
-    print(f"{'image':>11} {'MP':>6} {'encoder ms':>11} {'click ms':>9} {'bare dec ms':>11} {'ratio':>6} "
-          f"{'crop':>11} {'cache disk':>11} {'cache RAM':>10} {'pixel hash':>11}")
+    print(f"{'engine':<14} {'image':>11} {'MP':>6} {'encoder ms':>11} {'click ms':>9} {'bare dec ms':>11} "
+          f"{'ratio':>6} {'crop':>11} {'cache disk':>11} {'cache RAM':>10} {'pixel hash':>11}")
     for r in report["rows"]:
         crop = f"{r['candidate_crop_hw'][1]}x{r['candidate_crop_hw'][0]}"
-        print(f"{r['image_hw'][1]:>5}x{r['image_hw'][0]:<5} {r['megapixels_exact']:6.1f} {r['encoder_ms']:11.1f} "
+        print(f"{r['engine']:<14} {r['image_hw'][1]:>5}x{r['image_hw'][0]:<5} {r['megapixels_exact']:6.1f} "
+              f"{r['encoder_ms']:11.1f} "
               f"{r['click_ms']:9.2f} {r['bare_decoder_ms']:11.2f} {r['ratio']:6.3f} {crop:>11} "
               f"{r['cached_embedding_disk_ms']:11.2f} {r['cached_embedding_ram_ms']:10.3f} {r['pixel_hash_ms']:11.1f}")
+    _print_encoder_ratios(report["rows"])
     worst = max(r["ratio"] for r in report["rows"])
     verdict = "meets" if worst <= report["ratio_goal"] else "MISSES"
     print(f"worst click/bare ratio {worst:.3f} ({verdict} the goal <= {report['ratio_goal']})")
     print(f"peak RSS {report['peak_rss_mb']:.0f} MB" + (f", peak GPU {report['peak_gpu_mb']:.0f} MB"
                                                          if report["peak_gpu_mb"] else ""))
+
+
+def _print_encoder_ratios(rows: list[dict[str, Any]]) -> None:
+    """With several encoders: each one's encoder time over the first one's, per image size."""
+    labels = list(dict.fromkeys(r["engine"] for r in rows))
+    for label in labels[1:]:
+        ratios = [b["encoder_ms"] / a["encoder_ms"] for a, b in zip(
+            [r for r in rows if r["engine"] == labels[0]], [r for r in rows if r["engine"] == label], strict=True)]
+        print(f"encoder time {label} / {labels[0]}: " + ", ".join(f"{v:.3f}" for v in ratios))

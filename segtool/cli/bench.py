@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--megapixels", type=_megapixels, default=None,
                    help="image sizes, e.g. 1,12,40 (SAM default 1,12,24,48)")
     p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--encoder", choices=["fp32", "int8"], default=None,
-                   help="sam-onnx only: the installed encoder or its int8 variant (default: segtool's choice)")
+    p.add_argument("--encoder", default=None,
+                   help="sam-onnx only: fp32 (the installed encoder), int8 (its int8 variant) or both, "
+                        "comma-separated, timed side by side (default: segtool's choice)")
     p.add_argument("--device", default=None)
     p.add_argument("--random-weights", default=None, choices=["vit_h", "vit_l", "vit_b", "vit_t"],
                    help="sam-torch only: time an untrained model of this type (no checkpoint needed)")

@@ -26,7 +26,7 @@ LOW_RES_OUTPUTS = ("iou_predictions", "low_res_masks")
 #: Inputs whose first (point-batch) dimension is made dynamic in the low-res decoder.
 _BATCHED_INPUTS = ("point_coords", "point_labels")
 #: Bump when the derivation changes (part of every cache file name).
-VARIANT_VERSION = "1"
+VARIANT_VERSION = "2"
 
 _lock = threading.Lock()
 
@@ -124,19 +124,32 @@ def low_res_decoder(decoder: Path, source_hash: str | None = None) -> Path | byt
 
 
 def _build_int8(source: Path) -> bytes:
+    """Dynamic int8 quantization of the MatMul weights (per output channel), after onnxruntime's
+    pre-processing (shape inference and graph optimisation) on the model converted to opset 17
+    (per-channel quantization needs opset >= 13; segment-anything's exports are often opset 12)."""
     import tempfile  # noqa: PLC0415
 
+    import onnx  # noqa: PLC0415
+    from onnx import version_converter  # noqa: PLC0415
     from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="segtool-quant-") as tmp:
-        out = Path(tmp) / "int8.onnx"
+        converted, prepared, out = (Path(tmp) / n for n in ("opset17.onnx", "prepared.onnx", "int8.onnx"))
         try:
-            quantize_dynamic(str(source), str(out), weight_type=QuantType.QUInt8, op_types_to_quantize=["MatMul"])
-        except Exception as exc:  # noqa: BLE001 - the quantizer raises many types
+            model = onnx.load(str(source))
+            if max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0) < 17:
+                model = version_converter.convert_version(model, 17)
+            onnx.save(model, str(converted))
+            quant_pre_process(str(converted), str(prepared), skip_symbolic_shape=True)
+            quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul"])
+        except Exception as exc:  # noqa: BLE001 - onnx and the quantizer raise many types
             raise ModelError(f"cannot quantize {source} to int8 ({type(exc).__name__}: {str(exc)[:160]})") from None
         return out.read_bytes()
 
 
 def int8_encoder(encoder: Path, source_hash: str | None = None) -> Path | bytes:
-    """The cached int8 (dynamic quantization of the MatMul weights) variant of a SAM ``encoder.onnx``."""
+    """The cached int8 variant of a SAM ``encoder.onnx`` (its path, or its bytes): MatMul weights int8 per
+    channel, activations quantized on the fly (no calibration images needed)."""
     return _cached(Path(encoder), "int8", _build_int8, source_hash)
