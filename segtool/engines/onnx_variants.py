@@ -1,9 +1,11 @@
 """ONNX models derived from an installed SAM pair, built once and cached by the source file's hash.
 
-- :func:`low_res_decoder`: segment-anything's decoder export cut after ``iou_predictions`` and
-  ``low_res_masks`` (``onnx.utils.Extractor``), so the full-resolution ``masks`` output (an upsampling to
-  the original image size inside the graph) is never computed; the point-batch dimension is made
-  dynamic, so one call can decode many single-point prompts (the export's graph supports it).
+- :func:`low_res_decoder`: segment-anything's decoder export cut after its low-res masks and scores
+  (``onnx.utils.Extractor``), so the full-resolution ``masks`` output (an upsampling to the original
+  image size inside the graph) is never computed. The cut is taken *before* the export's single-mask
+  selection, so all the mask decoder's outputs come out (4 for SAM: output 0 for several clicks, 1..3
+  the multi-mask ones), as from the PyTorch backend; the point-batch dimension is made dynamic, so one
+  call can decode many single-point prompts (the export's graph supports it).
 - :func:`int8_encoder`: the image encoder with int8 weights (``onnxruntime.quantization.quantize_dynamic``).
 
 Derived files live in ``cache_dir()/onnx/<sha256 prefix of the source>-<variant>.onnx``: a changed
@@ -26,7 +28,7 @@ LOW_RES_OUTPUTS = ("iou_predictions", "low_res_masks")
 #: Inputs whose first (point-batch) dimension is made dynamic in the low-res decoder.
 _BATCHED_INPUTS = ("point_coords", "point_labels")
 #: Bump when the derivation changes (part of every cache file name).
-VARIANT_VERSION = "2"
+VARIANT_VERSION = "3"
 
 _lock = threading.Lock()
 
@@ -86,9 +88,33 @@ def _needed_inputs(graph, outputs: tuple[str, ...]) -> list[str]:
     return [i.name for i in graph.input if i.name in needed]
 
 
+def _all_outputs(graph) -> tuple[str, str] | None:
+    """The decoder's masks and scores *before* its single-mask selection, if the graph has one.
+
+    segment-anything's ``SamOnnxModel(return_single_mask=True)`` computes all of the mask decoder's
+    outputs (output 0 for several clicks, 1..3 the multi-mask ones) and keeps one: ``ArgMax`` over the
+    predicted IoUs plus a penalty, then a ``Gather`` of the flattened masks. Returns ``(masks, scores)``
+    tensor names of shapes ``(B, C, 256, 256)`` and ``(B, C)``, or None (no selection: keep the outputs).
+    """
+    producer = {out: node for node in graph.node for out in node.output}
+    argmax = [n for n in graph.node if n.op_type == "ArgMax"]
+    if len(argmax) != 1:
+        return None
+    add = producer.get(argmax[0].input[0])
+    if add is None or add.op_type != "Add":
+        return None
+    scores = [i for i in add.input if producer.get(i) is not None and producer[i].op_type in ("Gemm", "MatMul", "Add")]
+    for node in graph.node:  # the Gather picking the chosen mask out of the flattened (B * C, ...) masks
+        flat = producer.get(node.input[0]) if node.op_type == "Gather" else None
+        if flat is not None and flat.op_type == "Flatten" and len(scores) == 1:
+            return flat.input[0], scores[0]
+    return None
+
+
 def _build_low_res(source: Path) -> bytes:
     import onnx  # noqa: PLC0415
     import onnx.utils  # noqa: PLC0415
+    from onnx import helper  # noqa: PLC0415
 
     try:
         model = onnx.load(str(source))
@@ -98,8 +124,18 @@ def _build_low_res(source: Path) -> bytes:
     if not set(LOW_RES_OUTPUTS) <= outputs:
         raise ModelError(f"{source} has no {' and '.join(LOW_RES_OUTPUTS)} outputs (outputs: {sorted(outputs)}); "
                          "it is not segment-anything's decoder export")
-    sub = onnx.utils.Extractor(model).extract_model(_needed_inputs(model.graph, LOW_RES_OUTPUTS),
-                                                    list(LOW_RES_OUTPUTS))
+    raw = _all_outputs(model.graph)
+    cut = list(LOW_RES_OUTPUTS) if raw is None else [raw[1], raw[0]]
+    known = {v.name for v in list(model.graph.value_info) + list(model.graph.output)}
+    for name, rank in zip(cut, (2, 4), strict=True):  # the Extractor wants a value_info for an output
+        if name not in known:
+            model.graph.value_info.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [None] * rank))
+    sub = onnx.utils.Extractor(model).extract_model(_needed_inputs(model.graph, tuple(cut)), cut)
+    if raw is not None:  # name the pre-selection tensors as the outputs they replace
+        del sub.graph.output[:]
+        for name, source_name, rank in (("iou_predictions", raw[1], 2), ("low_res_masks", raw[0], 4)):
+            sub.graph.node.append(helper.make_node("Identity", [source_name], [name]))
+            sub.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [None] * rank))
     for value in list(sub.graph.input) + list(sub.graph.output):
         if value.name in _BATCHED_INPUTS or value.name in LOW_RES_OUTPUTS:
             value.type.tensor_type.shape.dim[0].dim_param = "point_batch"
@@ -113,7 +149,8 @@ def low_res_decoder(decoder: Path, source_hash: str | None = None) -> Path | byt
 
     Inputs: ``image_embeddings`` ``(1, 256, 64, 64)``, ``point_coords`` ``(B, N, 2)``, ``point_labels``
     ``(B, N)``, ``mask_input`` ``(1, 1, 256, 256)``, ``has_mask_input`` ``(1,)`` (no ``orig_im_size``).
-    Outputs: ``iou_predictions`` ``(B, C)``, ``low_res_masks`` ``(B, C, 256, 256)``.
+    Outputs: ``iou_predictions`` ``(B, C)``, ``low_res_masks`` ``(B, C, 256, 256)``; ``C`` is 4 for a
+    standard single-mask export (all outputs before its selection), else the export's own count.
 
     Raises
     ------

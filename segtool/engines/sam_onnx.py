@@ -4,7 +4,9 @@ A model directory holds ``encoder.onnx`` (``(1, 3, 1024, 1024)`` float32 -> ``(1
 and ``decoder.onnx`` (segment-anything's ``SamOnnxModel``: inputs ``image_embeddings``,
 ``point_coords``, ``point_labels``, ``mask_input``, ``has_mask_input``, ``orig_im_size``; outputs
 ``masks`` full-resolution logits, ``iou_predictions``, ``low_res_masks``). Decoders exported with
-one output mask and with several (3 or 4) are both supported.
+one output mask and with several (3 or 4) are both supported; from a one-mask export all of the mask
+decoder's 4 outputs are taken (before the export's selection), so ``multimask=True`` offers SAM's 3
+alternatives on this backend too, and ``multimask=False`` picks what the export would have picked.
 
 The decoder runs as its low-res variant (:func:`segtool.engines.onnx_variants.low_res_decoder`: the
 graph cut before its full-resolution upsampling, built once and cached), and masks are upscaled only
@@ -221,13 +223,16 @@ class SamOnnxEngine:
 
         Returns
         -------
-        masks_logits : float32 ``(N, C, H, W)`` full-resolution logits (object where > 0).
+        masks_logits : float32 ``(N, C, H, W)`` full-resolution logits (object where > 0): SAM's 3
+            multi-mask outputs (``C = 3``) for a standard export, else all of the decoder's outputs.
         iou_scores : float32 ``(N, C)`` predicted IoU.
         low_res : float32 ``(N, C, 256, 256)`` low-res logits.
         """
         points_xy = np.asarray(points_xy, np.float32).reshape(-1, 2)
         coords, labels = sc.single_point_prompts(points_xy, context.orig_size)
         low, iou = self.decode_points(context, coords, labels)
+        if low.shape[1] == 4:  # output 0 is for several clicks; one click takes the multi-mask ones
+            low, iou = low[:, 1:], iou[:, 1:]
         if not upscale:
             return np.zeros((*iou.shape, 0, 0), np.float32), iou, low
         full = np.array([[sc.upscale_logits(m, context.input_size, context.orig_size) for m in per] for per in low],

