@@ -250,9 +250,9 @@ def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple
     row_start, col_start = ya + np.cumsum(row_count) - row_count, xa + np.cumsum(col_count) - col_count
     live = (row_count[:, None] > 0) & (col_count[None, :] > 0)
     sure &= live
-    border = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe & ~sure & live),
-                            (row_start, row_count, col_start, col_count), threshold)
-    box = _union(_sure_box(sure, row_start, row_count, col_start, col_count), border.box())
+    spans = (row_start, row_count, col_start, col_count)
+    border = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe & ~sure & live), spans, threshold)
+    box = _union(_sure_box(sure, *spans), border.box())
     if box is None:
         return empty
     x0, y0, x1, y1 = box
@@ -277,8 +277,9 @@ def _small_image_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_siz
 
 def _fill_sure(sure: np.ndarray, cell_rows: np.ndarray, cell_cols: np.ndarray) -> np.ndarray:
     """bool ``(len(cell_rows), len(cell_cols))``: pixel ``(y, x)`` is ``sure[cell_rows[y], cell_cols[x]]``."""
-    cols_taken = np.take(sure[cell_rows[0]:cell_rows[-1] + 1], cell_cols, axis=1)  # np.take: faster than [:, idx]
-    return np.repeat(cols_taken, np.bincount(cell_rows - cell_rows[0], minlength=cols_taken.shape[0]), axis=0)
+    block = sure[cell_rows[0]:cell_rows[-1] + 1].view(np.uint8)
+    cols_taken = np.take(block, cell_cols, axis=1)  # np.take on bytes: several times faster than [:, idx]
+    return np.take(cols_taken, cell_rows - cell_rows[0], axis=0).view(bool)
 
 
 def _sure_box(sure: np.ndarray, row_start: np.ndarray, row_count: np.ndarray, col_start: np.ndarray,
