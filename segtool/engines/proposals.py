@@ -81,7 +81,7 @@ class ProposalConfig:
     max_mask_fraction: float = 0.95
     method: str = "fast"
     skip_covered: bool = True
-    point_budget: float = 0.2
+    point_budget: float = 0.25
 
 
 class Proposal(Candidate):
