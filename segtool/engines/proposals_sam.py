@@ -138,8 +138,8 @@ class _Walker:
                 area = np.float32(np.count_nonzero(inside) / self.cover.size)
                 np.minimum(cover, area, out=cover, where=inside)
 
-    def _is_novel(self, inside: np.ndarray, r0: int, c0: int, thresh: float = 0.7) -> bool:
-        """Whether a kept 1024-grid mask window differs (IoU < ``thresh``) from every one kept before."""
+    def _is_novel(self, inside: np.ndarray, r0: int, c0: int, thresh: float = 0.5) -> bool:
+        """Whether a kept 1024-grid mask window is a new object: mask IoU < ``thresh`` with every one kept before."""
         area = int(np.count_nonzero(inside))
         h, w = inside.shape
         novel = True
