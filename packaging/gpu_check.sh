@@ -89,6 +89,7 @@ if [ "$INSTALL" = venv ]; then
       "$PY" -m venv "$VENV" &&
       "$PY" -c 'import sys; print("\n".join(p for p in sys.path if p.endswith(("site-packages", "dist-packages"))))' \
         > "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/_running_env.pth" &&
+      { "$VENV/bin/python" -m pip uninstall -q -y setuptools 2> /dev/null; true; } &&  # the running env's newer one
       "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation "$ROOT"
     }
   fi
