@@ -170,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
         if args.model is None:
             raise SegtoolError(f"bench proposals with {args.engine} needs --model PATH (or --engine classical)")
         options: dict[str, Any] = {"model": args.model, "cache": False}
+        if args.engine == "sam-onnx":  # as `segtool propose` runs it
+            from segtool.engines.sam_onnx import PROPOSALS_ENCODER
+
+            options["encoder"] = PROPOSALS_ENCODER
         if getattr(args, "device", None):
             options["device"] = args.device
         engine = create_engine(args.engine, **options)

