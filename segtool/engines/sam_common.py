@@ -261,9 +261,62 @@ def candidate_from_low_res(low_res: np.ndarray, context: SamContext, *, score: f
                      low_res_logits=low_res)
 
 
+_CROP_SLOT, _OFFSET_SLOT = Candidate.__dict__["crop"], Candidate.__dict__["offset"]
+
+
+class LazyCandidate(Candidate):
+    """A crop candidate whose crop is upscaled from its low-res logits on first use.
+
+    SAM's alternatives (``multimask=True``: the ones behind Tab) cost nothing until someone looks at
+    them: on a 24 MP photo the third alternative is often most of the image, and upscaling it on every
+    click would triple the click's cost. Everything else behaves as :class:`Candidate`.
+    """
+
+    __slots__ = ("_sizes", "_threshold")
+
+    def __init__(self, low_res: np.ndarray, context: SamContext, *, score: float, threshold: float = 0.0) -> None:
+        self.score = float(score)
+        self.low_res_logits = np.array(low_res, np.float32).reshape(LOW_RES, LOW_RES)
+        self.state = None
+        self._full = None
+        self.image_size = tuple(context.orig_size)
+        self._sizes = (tuple(context.input_size), tuple(context.orig_size))
+        self._threshold = float(threshold)
+
+    def _upscaled(self) -> None:
+        try:
+            _CROP_SLOT.__get__(self)
+        except AttributeError:
+            crop, offset = mask_crop(self.low_res_logits, self._sizes[0], self._sizes[1], self._threshold)
+            _CROP_SLOT.__set__(self, crop)
+            _OFFSET_SLOT.__set__(self, offset)
+
+    @property
+    def crop(self) -> np.ndarray:  # type: ignore[override]
+        """bool ``(h, w)`` tight crop (upscaled now if it was not yet)."""
+        self._upscaled()
+        return _CROP_SLOT.__get__(self)
+
+    @crop.setter
+    def crop(self, value: np.ndarray) -> None:
+        _CROP_SLOT.__set__(self, value)
+
+    @property
+    def offset(self) -> tuple[int, int]:  # type: ignore[override]
+        """``(x0, y0)`` of the crop."""
+        self._upscaled()
+        return _OFFSET_SLOT.__get__(self)
+
+    @offset.setter
+    def offset(self, value: tuple[int, int]) -> None:
+        _OFFSET_SLOT.__set__(self, value)
+
+
 def candidates_from_decoder(low_res: np.ndarray, iou: np.ndarray, context: SamContext, n_sparse: int,
                             multimask: bool) -> list[Candidate]:
     """The candidates to return for one prompt's decoder outputs, best first.
+
+    The best one is upscaled at once; with ``multimask`` the alternatives are :class:`LazyCandidate`.
 
     Parameters
     ----------
@@ -271,4 +324,5 @@ def candidates_from_decoder(low_res: np.ndarray, iou: np.ndarray, context: SamCo
     n_sparse : :func:`sparse_count` of the prompt (SAM's single/multi-mask rule, :func:`select_outputs`).
     """
     keep = select_outputs(iou, n_sparse, multimask)
-    return [candidate_from_low_res(low_res[i], context, score=float(iou[i])) for i in keep]
+    first = candidate_from_low_res(low_res[keep[0]], context, score=float(iou[keep[0]]))
+    return [first] + [LazyCandidate(low_res[i], context, score=float(iou[i])) for i in keep[1:]]
