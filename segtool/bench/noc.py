@@ -21,8 +21,10 @@ from segtool.engines.registry import SAM_ENGINES, create_engine
 THRESHOLDS = (0.85, 0.90)
 
 
-def make_engine(name: str, model: Path | None, device: str | None) -> Any:
-    """The engine ``name``; ``model`` and ``device`` go only to SAM engines."""
+def make_engine(name: str, model: Path | None, device: str | None, encoder: str | None = None) -> Any:
+    """The engine ``name``; ``model`` and ``device`` go only to SAM engines, ``encoder`` only to sam-onnx."""
+    if name == "sam-onnx" and encoder:
+        return create_engine(name, model=model, device=device, encoder=encoder)
     if name in SAM_ENGINES:
         return create_engine(name, model=model, device=device)
     return create_engine(name)
@@ -79,7 +81,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Entry of ``segtool bench noc``."""
-    engine = make_engine(args.engine, args.model, getattr(args, "device", None))
+    engine = make_engine(args.engine, args.model, getattr(args, "device", None), getattr(args, "encoder", None))
     report = evaluate(engine, args.engine, args.dataset, max_clicks=args.max_clicks, first=args.first,
                       limit=args.limit)
     print(format_table(report))
