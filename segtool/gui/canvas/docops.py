@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,16 @@ from segtool.core.history import History
 from segtool.core.masks import bbox_union, mask_bbox
 
 Listener = Callable[[list[int]], None]
+
+
+class MaskCrop(Protocol):
+    """A mask kept as a bool ``crop`` whose top-left pixel is ``offset = (x0, y0)`` on an image of
+    ``image_size = (H, W)`` (an engine's :class:`~segtool.engines.base.Candidate`)."""
+
+    crop: np.ndarray
+    offset: tuple[int, int]
+    image_size: tuple[int, int]
+
 BBox = tuple[int, int, int, int]
 
 
@@ -58,23 +68,43 @@ class DocumentOps:
     def instance(self, instance_id: int) -> Instance | None:
         return self.doc.instance(instance_id) if instance_id in self.doc else None
 
-    def add(self, mask: np.ndarray, class_id: int | None, source: str, score: float | None) -> int:
-        """AddInstance from bool ``(H, W)`` ``mask``; returns the new id."""
-        command = AddInstance(mask, class_id=class_id, source=source,
-                              score=None if score is None else float(score))
+    def add(self, mask: np.ndarray | MaskCrop, class_id: int | None, source: str, score: float | None) -> int:
+        """AddInstance from bool ``(H, W)`` ``mask`` (or a crop with its offset); returns the new id."""
+        score = None if score is None else float(score)
+        if isinstance(mask, np.ndarray):
+            command = AddInstance(mask, class_id=class_id, source=source, score=score)
+        else:
+            command = AddInstance(crop=mask.crop, offset=mask.offset, image_size=mask.image_size, class_id=class_id,
+                                  source=source, score=score)
         self.history.push(command)
         assert command.instance_id is not None
         return command.instance_id
 
-    def edit(self, instance_id: int, mask: np.ndarray) -> None:
-        """EditMask (replace) of ``instance_id`` with bool ``(H, W)`` ``mask``, cropped to old | new bbox."""
+    def edit(self, instance_id: int, mask: np.ndarray | MaskCrop) -> None:
+        """EditMask (replace) of ``instance_id`` with bool ``(H, W)`` ``mask`` (or a crop with its offset),
+        cropped to old | new bbox."""
         old = self.doc.instance(instance_id)
         old_box = tuple(old.bbox) if old.area else None
-        box = bbox_union(old_box, mask_bbox(mask))
+        if isinstance(mask, np.ndarray):
+            box = bbox_union(old_box, mask_bbox(mask))
+            if box is not None:
+                x0, y0, x1, y1 = box
+                self.history.push(EditMask(instance_id, mask[y0:y1, x0:x1], box, mode="replace"))
+            return
+        new_box = mask_bbox(mask.crop) if mask.crop.size else None
+        if new_box is not None:
+            ox, oy = mask.offset
+            new_box = (ox + new_box[0], oy + new_box[1], ox + new_box[2], oy + new_box[3])
+        box = bbox_union(old_box, new_box)
         if box is None:
             return
         x0, y0, x1, y1 = box
-        self.history.push(EditMask(instance_id, mask[y0:y1, x0:x1], box, mode="replace"))
+        patch = np.zeros((y1 - y0, x1 - x0), bool)
+        if new_box is not None:
+            ox, oy = mask.offset
+            h, w = mask.crop.shape
+            patch[oy - y0:oy - y0 + h, ox - x0:ox - x0 + w] = mask.crop
+        self.history.push(EditMask(instance_id, patch, box, mode="replace"))
 
     def paint(self, instance_id: int, patch: np.ndarray, bbox: BBox, erase: bool) -> None:
         """EditMask add/erase of bool ``patch`` (shape of ``bbox``, XYXY exclusive) on ``instance_id``."""

@@ -70,19 +70,22 @@ def halo_for(color: tuple[int, int, int]) -> QColor:
     return DARK if luminance(color) >= 110 else LIGHT
 
 
-def mask_outline_path(crop: np.ndarray, x0: int, y0: int) -> QPainterPath:
+def mask_outline_path(crop: np.ndarray, x0: float, y0: float, scale: tuple[float, float] = (1.0, 1.0)
+                      ) -> QPainterPath:
     """Outline of a bool ``(h, w)`` crop (holes included) as a path in image coordinates.
 
-    Contours run along pixel edges: cv2 traces pixel centres, shifted here by half a pixel outwards is not
-    exact, so the path is traced on a 2x upsampled crop and scaled back, which lands on pixel edges.
+    ``scale = (sx, sy)`` is the size in image pixels of one crop pixel (a reduced crop, see
+    :class:`MaskOverlayItem`). Contours run along pixel edges: cv2 traces pixel centres, so the path is
+    traced on a 2x upsampled crop and scaled back, which lands on pixel edges.
     """
     up = cv2.resize(crop.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     up = cv2.copyMakeBorder(up, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     contours, _ = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     path = QPainterPath()
-    offset = np.array([x0 - 0.25, y0 - 0.25])  # back to image pixels, on pixel edges: (p - 1 + 0.5) / 2
+    factor = np.array(scale, np.float64) / 2.0
+    offset = np.array([x0, y0], np.float64) - 0.5 * factor  # (p - 1 + 0.5) / 2 crop pixels, on pixel edges
     for contour in contours:
-        pts = (contour.reshape(-1, 2) / 2.0 + offset).tolist()
+        pts = (contour.reshape(-1, 2) * factor + offset).tolist()
         path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
         path.closeSubpath()
     return path
@@ -90,12 +93,34 @@ def mask_outline_path(crop: np.ndarray, x0: int, y0: int) -> QPainterPath:
 
 def mask_fill_image(crop: np.ndarray, color: tuple[int, int, int], alpha: int = 255) -> QImage:
     """ARGB32 premultiplied image of a bool ``(h, w)`` crop filled with ``color`` at ``alpha`` (0..255)."""
-    h, w = crop.shape
-    a = alpha / 255.0
-    bgra = np.zeros((h, w, 4), np.uint8)
-    r, g, b = color
-    bgra[crop] = (int(b * a), int(g * a), int(r * a), alpha)
+    return coverage_fill_image(crop.view(np.uint8) * np.uint8(255), color, alpha)
+
+
+def coverage_fill_image(coverage: np.ndarray, color: tuple[int, int, int], alpha: int = 255) -> QImage:
+    """ARGB32 premultiplied image of a uint8 ``(h, w)`` coverage (0 = outside, 255 = inside; in between on
+    the edges of a reduced mask) filled with ``color`` at ``alpha``."""
+    h, w = coverage.shape
+    a = coverage.astype(np.uint16) * alpha // 255
+    bgra = np.empty((h, w, 4), np.uint8)
+    for channel, value in enumerate((color[2], color[1], color[0])):
+        bgra[..., channel] = a * int(value) // 255
+    bgra[..., 3] = a
     return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
+
+
+#: Crops with a long side up to this many pixels are always drawn at full resolution.
+LOD_MIN_SIDE = 512
+
+
+def reduction_for(level_of_detail: float, shape: tuple[int, int]) -> int:
+    """The power-of-two reduction a crop of ``shape`` ``(h, w)`` is drawn at when one image pixel covers
+    ``level_of_detail`` screen pixels: 1 at 1:1 and closer, 2 below 1:2, 4 below 1:4, ...; never below
+    :data:`LOD_MIN_SIDE` pixels on the long side. The work of a paint follows the screen, not the image."""
+    long_side = max(shape)
+    factor = 1
+    while level_of_detail * factor * 2 <= 1.0 and long_side / (factor * 2) >= LOD_MIN_SIDE:
+        factor *= 2
+    return factor
 
 
 def _pen(color: QColor, width: float, dashes: list[float] | None = None) -> QPen:
@@ -130,8 +155,8 @@ class MaskOverlayItem(QGraphicsItem):
             raise ValueError(f"unknown overlay style {style!r}; one of {STYLES}")
         self.crop, self.bbox, self.color, self.style = crop, bbox, tuple(color), style
         self.view = view or ViewOptions()
-        self._fill = mask_fill_image(crop, PROPOSAL_COLOR.getRgb()[:3] if style == "proposal" else color)
-        self._path = mask_outline_path(crop, bbox[0], bbox[1])
+        self._fill_color = PROPOSAL_COLOR.getRgb()[:3] if style == "proposal" else self.color
+        self._levels: dict[int, tuple[QImage, QPainterPath]] = {}  # reduction -> fill, outline (built lazily)
         self.highlighted = False
         self.selected = False
         self.on_painted: Callable[[float], None] | None = None
@@ -161,6 +186,24 @@ class MaskOverlayItem(QGraphicsItem):
         x0, y0, x1, y1 = self.bbox
         return QRectF(x0 - 2, y0 - 2, x1 - x0 + 4, y1 - y0 + 4)
 
+    def level(self, reduction: int) -> tuple[QImage, QPainterPath]:
+        """Fill image and outline path of the crop reduced ``reduction`` times (1: full resolution), built
+        on first use and kept. A reduced fill is the area average of the mask (soft edges); its outline is
+        traced on the reduced mask, so it is within one screen pixel of the true border at that zoom."""
+        if reduction not in self._levels:
+            x0, y0, x1, y1 = self.bbox
+            if reduction == 1:
+                self._levels[1] = (mask_fill_image(self.crop, self._fill_color),
+                                   mask_outline_path(self.crop, x0, y0))
+            else:
+                h, w = self.crop.shape
+                size = (max(1, -(-w // reduction)), max(1, -(-h // reduction)))
+                coverage = cv2.resize(self.crop.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
+                scale = ((x1 - x0) / size[0], (y1 - y0) / size[1])
+                self._levels[reduction] = (coverage_fill_image(coverage, self._fill_color),
+                                           mask_outline_path(coverage >= 128, x0, y0, scale))
+        return self._levels[reduction]
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         x0, y0, x1, y1 = self.bbox
@@ -169,14 +212,16 @@ class MaskOverlayItem(QGraphicsItem):
         opacity = self.view.mask_opacity * (0.35 if self.style == "proposal" else 1.0)
         if self.highlighted:  # hover: a stronger fill
             opacity = min(1.0, opacity + 0.25)
+        fill, outline = self.level(reduction_for(
+            QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()), self.crop.shape))
         painter.setOpacity(opacity)
-        painter.drawImage(target, self._fill)
+        painter.drawImage(target, fill)
         painter.setOpacity(1.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for pen in self._pens():
             painter.setPen(pen)
-            painter.drawPath(self._path)
+            painter.drawPath(outline)
         if self.on_painted is not None:
             callback, self.on_painted = self.on_painted, None
             callback(time.perf_counter())

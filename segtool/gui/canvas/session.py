@@ -173,17 +173,19 @@ class EditorSession(QObject):
         """The instance ``instance_id`` of the current image, or ``None``."""
         return None if self.ops is None else self.ops.instance(instance_id)
 
-    def commit_new(self, mask: np.ndarray, source: str, score: float | None = None) -> int | None:
-        """Add bool ``(H, W)`` ``mask`` as a new instance of the current class; returns its id."""
-        if not mask.any():
+    def commit_new(self, mask: Any, source: str, score: float | None = None) -> int | None:
+        """Add bool ``(H, W)`` ``mask`` (or a crop with its offset, such as a ``Candidate``) as a new
+        instance of the current class; returns its id."""
+        if not (mask.any() if isinstance(mask, np.ndarray) else mask.crop.any()):
             self.status_message.emit(self.tr("empty mask: nothing added"))
             return None
         new_id = self.ops.add(mask, self.current_class_id, source, score)
         self.select([new_id])
         return new_id
 
-    def commit_edit(self, instance_id: int, mask: np.ndarray) -> None:
-        """Replace the mask of ``instance_id`` by bool ``(H, W)`` ``mask`` (an EditMask command)."""
+    def commit_edit(self, instance_id: int, mask: Any) -> None:
+        """Replace the mask of ``instance_id`` by bool ``(H, W)`` ``mask`` (or a crop with its offset; an
+        EditMask command)."""
         self.ops.edit(instance_id, mask)
 
     def commit_paint(self, instance_id: int, patch: np.ndarray, bbox: tuple[int, int, int, int],

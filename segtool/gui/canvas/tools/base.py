@@ -307,7 +307,8 @@ class PromptTool(Tool):
         return self.canvas.with_class(lambda: self._commit(cand) if self.current() is cand else None)
 
     def _commit(self, cand: Candidate) -> int | None:
-        mask = self.final_mask(cand.mask)
+        """Store ``cand`` from its crop (no image-sized array), as a new instance or as the target's mask."""
+        mask = cand
         if self.target_id is not None and self.session.instance(self.target_id) is not None:
             self.session.commit_edit(self.target_id, mask)
             iid = self.target_id
@@ -317,10 +318,6 @@ class PromptTool(Tool):
         if iid is not None:
             self.canvas.mask_committed.emit(iid)
         return iid
-
-    def final_mask(self, mask: np.ndarray) -> np.ndarray:
-        """Hook: the mask actually committed (bool ``(H, W)``)."""
-        return mask
 
     def discard(self) -> None:
         """Forget the prompt, its steps and the candidates."""
