@@ -40,6 +40,9 @@ from segtool.engines.base import Candidate, Prompt, check_prompt_inside
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
+#: Seed of OpenCV's random generator before GrabCut's k-means initialisation (its per-thread state
+#: would otherwise carry over from any earlier OpenCV call, and masks would depend on what ran before).
+GMM_SEED = 12345
 
 
 @dataclass
@@ -411,6 +414,7 @@ class GrabCutEngine:
             return fg_seed
         try:
             if mode != cv2.GC_EVAL:
+                cv2.setRNGSeed(GMM_SEED)  # GrabCut's k-means start: the same prompt always gives the same mask
                 cv2.grabCut(work, labels, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
             colours = work.reshape(-1, 3).astype(np.float32)
             factor = scale ** self.data_power

@@ -28,6 +28,8 @@ from segtool.engines.base import Candidate, Prompt, check_prompt_inside
 
 #: OpenCV 8-bit Lab stores L* scaled by 255/100; a*, b* are offset by 128 in Lab units.
 _L_SCALE = 255.0 / 100.0
+#: Seed of OpenCV's random generator before the seed colours' k-means++ (deterministic masks).
+KMEANS_SEED = 12345
 
 
 @dataclass
@@ -226,6 +228,7 @@ class SeededRegionGrowEngine:
         if len(cols) <= k:
             return cols
         crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 0.5)
+        cv2.setRNGSeed(KMEANS_SEED)  # k-means++ start: the same click always gives the same mask
         _, _, centres = cv2.kmeans(cols, k, None, crit, 1, cv2.KMEANS_PP_CENTERS)
         return centres
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -277,6 +278,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_offscreen_warnings() -> None:
+    """Drop the offscreen platform's "does not support propagateSizeHints()" line (one per window)."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode: Any, context: Any, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
@@ -285,6 +303,7 @@ def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
     from segtool.gui.main_window import MainWindow
     from segtool.gui.settings import AppSettings
 
+    _quiet_offscreen_warnings()
     app = QApplication.instance() or QApplication(["segtool-bench"])
     ensure_demo_images(tmp / "images", count=6)
     write_big_image(tmp / "images")

@@ -51,7 +51,7 @@ def test_ctrl_p_shows_a_counting_progress_bar_with_cancel_and_marks_pending_rows
     assert "cancelled" in win.status.currentMessage()
     assert _pending_rows(win) == 0 and win.session.instances() == []
     # a full run: the bar counts the prompts until the end
-    win.review.config = ProposalConfig(points_per_side=4, points_per_batch=4)  # 16 prompts, 4 batches
+    win.review.config = ProposalConfig(points_per_side=4, points_per_batch=4)  # 16 prompts
     seen: list[tuple[int, int]] = []
     win.review.progress.connect(lambda d, t: seen.append((d, t)))
     key(win, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
@@ -59,7 +59,8 @@ def test_ctrl_p_shows_a_counting_progress_bar_with_cancel_and_marks_pending_rows
     assert bar.text() == f"{bar.value()}/16"  # the count, on the bar
     qtbot.waitUntil(lambda: not win.review.busy(), timeout=120000)
     assert not bar.isVisible()
-    assert [d for d, t in seen if t] == [4, 8, 12, 16]
+    done = [d for d, t in seen if t]  # counted as prompts are decoded (one per call on a CPU), to the end
+    assert len(done) >= 4 and done == sorted(set(done)) and done[-1] == 16 and {t for _, t in seen} == {16}
     n = _pending_rows(win)
     assert n > 0
     tree = win.instances_panel.tree
