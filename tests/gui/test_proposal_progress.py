@@ -60,7 +60,7 @@ def test_ctrl_p_shows_a_counting_progress_bar_with_cancel_and_marks_pending_rows
     qtbot.waitUntil(lambda: not win.review.busy(), timeout=120000)
     assert not bar.isVisible()
     done = [d for d, t in seen if t]  # counted as prompts are decoded (one per call on a CPU), to the end
-    assert len(done) >= 4 and done == sorted(set(done)) and done[-1] == 16 and {t for _, t in seen} == {16}
+    assert len(done) >= 4 and done == sorted(set(done)) and done[-1] == 16 and {t for _, t in seen} <= {0, 16}
     n = _pending_rows(win)
     assert n > 0
     tree = win.instances_panel.tree
