@@ -18,6 +18,7 @@ import numpy as np
 
 from segtool.core.errors import ModelError
 from segtool.engines import sam_common as sc
+from segtool.engines import sam_interactive
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import onnx_providers
 from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_key
@@ -83,6 +84,8 @@ class SamOnnxEngine:
         self.providers = self.encoder.get_providers()
         self.model_id = "onnx-" + _file_id(self.model_dir / "encoder.onnx")
         self.cache = default_cache() if cache is True else (cache or None)
+        #: how a click is answered (:class:`segtool.engines.sam_interactive.InteractiveOptions`)
+        self.interactive = sam_interactive.InteractiveOptions()
 
     def _check_signatures(self) -> None:
         enc = {i.name for i in self.encoder.get_inputs()}
@@ -115,7 +118,7 @@ class SamOnnxEngine:
         else:
             key = embedding_key(content_hash or sc.image_hash(image), self.model_id, sc.PREPROCESS_VERSION)
             embedding, hit = self.cache.get_or_compute(key, lambda: self.encode(image)[0])
-        return sc.SamContext(embedding, orig, input_size, scale, self.model_id, hit)
+        return sc.SamContext(embedding, orig, input_size, scale, self.model_id, hit, image=image)
 
     # -- predict --------------------------------------------------------------------------------
     def _run_decoder(self, context: sc.SamContext, coords: np.ndarray, labels: np.ndarray,
@@ -139,6 +142,8 @@ class SamOnnxEngine:
             Empty prompt, a click or box outside the image, logits of the wrong shape.
         """
         sc.validate_prompt(prompt, context.orig_size)
+        if not self.interactive.raw:  # segtool's click policy (issue 15); raw = SAM's output as is
+            return sam_interactive.predict(self, context, prompt, multimask=multimask, options=self.interactive)
         coords, labels = sc.encode_prompt_points(prompt, context.orig_size)
         masks, scores, low_res = self._run_decoder(context, coords, labels, prompt.mask_logits)
         keep = sc.select_outputs(scores, coords.shape[1], multimask)
