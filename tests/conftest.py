@@ -11,6 +11,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEGTOOL_SHARED", ROOT.parent / "shared"))
+#: Where the SAM engine tests run: the CPU here and in CI; packaging/gpu_check.sh sets cuda.
+TEST_DEVICE = os.environ.get("SEGTOOL_TEST_DEVICE", "cpu")
 
 
 def shared_path(*parts: str) -> Path:
@@ -37,6 +39,20 @@ def vit_t_checkpoint() -> Path:
 def grabcut_dir() -> Path:
     """The shared GrabCut benchmark (images/ and masks/)."""
     return shared_path("datasets", "grabcut")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One user cache folder for the whole run, set before any fixture of wider scope builds an engine
+    (an engine made by a module fixture must not write derived models into the real user cache)."""
+    folder = tmp_path_factory.getbasetemp() / "user-cache"
+    old = os.environ.get("SEGTOOL_CACHE_DIR")
+    os.environ["SEGTOOL_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SEGTOOL_CACHE_DIR", None)
+    else:
+        os.environ["SEGTOOL_CACHE_DIR"] = old
 
 
 @pytest.fixture(autouse=True)

@@ -64,8 +64,10 @@ VARIANTS = {
 }
 
 
-def make_engine(name: str, model: Path | None, device: str | None) -> Any:
-    """The engine ``name``; ``model`` and ``device`` go only to SAM engines."""
+def make_engine(name: str, model: Path | None, device: str | None, encoder: str | None = None) -> Any:
+    """The engine ``name``; ``model`` and ``device`` go only to SAM engines, ``encoder`` only to sam-onnx."""
+    if name == "sam-onnx" and encoder:
+        return create_engine(name, model=model, device=device, encoder=encoder)
     if name in SAM_ENGINES:
         return create_engine(name, model=model, device=device)
     return create_engine(name)
@@ -206,7 +208,7 @@ def variants_from_args(args: argparse.Namespace) -> list[Variant]:
 def run(args: argparse.Namespace) -> int:
     """Entry of ``segtool bench noc``."""
     variants = variants_from_args(args)
-    engine = make_engine(args.engine, args.model, getattr(args, "device", None))
+    engine = make_engine(args.engine, args.model, getattr(args, "device", None), getattr(args, "encoder", None))
     reports = evaluate(engine, args.engine, args.dataset, max_clicks=args.max_clicks, first=args.first,
                        limit=args.limit, split=getattr(args, "split", "all"), variants=variants,
                        repeat_clicks=getattr(args, "repeat_clicks", False))

@@ -58,14 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeat-clicks", action="store_true",
                    help="the pre-issue-15 robot, which may click a pixel again (RITM never does)")
     p.add_argument("--device", default=None)
+    p.add_argument("--encoder", choices=["fp32", "int8"], default=None,
+                   help="sam-onnx only: the installed encoder or its int8 variant (default: segtool's choice)")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=_lazy("segtool.bench.noc:run"))
 
     p = bsub.add_parser("latency", help="median prepare/predict time per interaction")
     p.add_argument("--engine", choices=sorted(ENGINES), default="sam-onnx")
     p.add_argument("--model", type=Path, default=None)
-    p.add_argument("--megapixels", type=_megapixels, default=None, help="e.g. 1,12,40")
+    p.add_argument("--megapixels", type=_megapixels, default=None,
+                   help="image sizes, e.g. 1,12,40 (SAM default 1,12,24,48)")
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--encoder", default=None,
+                   help="sam-onnx only: fp32 (the installed encoder), int8 (its int8 variant) or both, "
+                        "comma-separated, timed side by side (default: segtool's choice)")
     p.add_argument("--device", default=None)
     p.add_argument("--random-weights", default=None, choices=["vit_h", "vit_l", "vit_b", "vit_t"],
                    help="sam-torch only: time an untrained model of this type (no checkpoint needed)")
@@ -86,6 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", default="sam-onnx")
     p.add_argument("--dataset", type=Path, default=None)
     p.add_argument("--points-per-side", default="16,32")
+    p.add_argument("--method", default="fast,legacy",
+                   help="comma-separated: fast (default path) and/or legacy (the path before issue 14)")
+    p.add_argument("--device", default=None)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=_lazy("segtool.bench.proposals_bench:run"))

@@ -30,6 +30,39 @@ def encode_rle(mask: np.ndarray) -> dict:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
+def encode_rle_crop(crop: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> dict:
+    """COCO RLE of a full ``size = (H, W)`` mask that is ``crop`` at ``offset`` and empty elsewhere.
+
+    Equal to ``encode_rle(full)`` for the pasted full mask, but built from the crop's runs alone: nothing
+    of size ``H x W`` is allocated, so a mask on a 48-megapixel image costs what its crop costs.
+
+    Parameters
+    ----------
+    crop : bool ``(h, w)``; offset : ``(x0, y0)`` of its top-left pixel; size : ``(H, W)`` of the image.
+    """
+    crop = np.asarray(crop, bool)
+    if crop.ndim != 2:
+        raise ValueError(f"crop must be 2-D (h, w), got shape {crop.shape}")
+    height, width = int(size[0]), int(size[1])
+    x0, y0 = int(offset[0]), int(offset[1])
+    h, w = crop.shape
+    if x0 < 0 or y0 < 0 or x0 + w > width or y0 + h > height:
+        raise ValueError(f"a {w}x{h} crop at {offset} does not fit a {width}x{height} image")
+    # COCO runs are column-major; +1 / -1 where a run of object pixels starts / ends in each crop column
+    padded = np.zeros((w, h + 2), np.int8)
+    padded[:, 1:-1] = crop.T
+    col, row = np.nonzero(np.diff(padded, axis=1))          # sorted by column, then row: run order
+    edges = (x0 + col).astype(np.int64) * height + y0 + row  # start, end, start, end, ... (full-image index)
+    joined = np.flatnonzero(edges[2::2] == edges[1:-1:2])   # a run crossing a column break (crop as tall as H)
+    if joined.size:
+        edges = np.delete(edges, np.concatenate([2 * joined + 1, 2 * joined + 2]))
+    counts = np.diff(np.concatenate([[0], edges, [height * width]]))
+    if len(counts) > 1 and counts[-1] == 0:  # an object run up to the last pixel: no trailing background run
+        counts = counts[:-1]
+    rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts.tolist()}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+
+
 def _to_coco(rle: dict) -> dict:
     """Return an RLE pycocotools accepts (bytes counts; uncompressed list counts are compressed)."""
     counts = rle["counts"]

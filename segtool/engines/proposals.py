@@ -1,12 +1,15 @@
 """Automatic mask proposals ("segment everything").
 
-Two generators share one output type, :class:`Proposal`:
+Two generators share one output type, :class:`Proposal` (a crop plus its offset, like a
+:class:`~segtool.engines.base.Candidate`; ``.mask`` builds the full array on demand):
 
 - :func:`sam_proposals`: SAM automatic mask generation on either SAM backend (``sam-onnx``,
   ``sam-torch``), as segment-anything's ``SamAutomaticMaskGenerator`` does it: a grid of single-point
-  prompts (optionally repeated on crop layers for small objects), decoder calls in batches,
-  predicted-IoU and stability-score filters, box NMS, small-region and hole clean-up, minimum area.
-  The helpers are segment-anything's own ``utils.amg`` functions and torchvision's ``batched_nms``.
+  prompts (optionally repeated on crop layers for small objects), predicted-IoU and stability-score
+  filters, box NMS, small-region and hole clean-up, minimum area. The default path
+  (:mod:`segtool.engines.proposals_sam`) filters on low-res logits, upscales only the survivors around
+  their objects, and walks the grid coarse to fine, skipping points inside masks already kept;
+  ``ProposalConfig(method="legacy")`` runs the path of before (:mod:`segtool.engines.proposals_legacy`).
 - :func:`classical_proposals`: the fallback when no model is installed: graph-based regions
   (Felzenszwalb) at several scales plus SLIC superpixels merged on a region adjacency graph, holes
   filled, filtered by area and de-duplicated by mask IoU.
@@ -20,16 +23,18 @@ boxes XYXY with exclusive ends. torch is imported lazily inside functions (engin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from segtool.core.masks import mask_bbox, mask_iou
-from segtool.engines.base import Prompt
+from segtool.engines.base import Candidate
 
 #: Proposals overlapping an existing instance at least this much (mask IoU) are dropped.
 EXISTING_IOU = 0.7
+#: ``ProposalConfig.method`` values.
+METHODS = ("fast", "legacy")
 
 
 @dataclass
@@ -39,12 +44,12 @@ class ProposalConfig:
     Attributes
     ----------
     points_per_side : grid density: ``points_per_side ** 2`` point prompts on the whole image.
-    points_per_batch : prompts per decoder call.
+    points_per_batch : prompts per decoder call (at most; a CPU ONNX decoder takes one at a time).
     pred_iou_thresh : keep masks whose predicted IoU is at least this.
     stability_score_thresh : keep masks whose stability score (IoU of the mask thresholded at
-        ``+offset`` and ``-offset``, on full-resolution logits) is at least this. SAM's default
-        is 0.95; MobileSAM's logits are softer and its whole-object masks on the GrabCut set often
-        score 0.80-0.88, so the default here is 0.80.
+        ``+offset`` and ``-offset``) is at least this. SAM's default is 0.95; MobileSAM's logits are
+        softer and its whole-object masks on the GrabCut set often score 0.80-0.88, so the default
+        here is 0.80.
     stability_score_offset : logit offset of the stability score.
     box_nms_thresh : box IoU above which the lower-scored of two proposals is dropped.
     crop_n_layers : extra crop layers (layer i has ``(2**i)**2`` overlapping crops) for small
@@ -54,6 +59,11 @@ class ProposalConfig:
     min_region_area : holes and islands smaller than this (pixels) are removed from each mask.
     min_mask_area : proposals smaller than this (pixels, after clean-up) are dropped.
     max_mask_fraction : proposals covering more than this fraction of the image are dropped.
+    method : ``"fast"`` (low-res filters, coarse-to-fine grid, crops) or ``"legacy"`` (every point
+        decoded, full-resolution filters and masks: the path before issue 14).
+    skip_covered : fast path: grid points inside a mask already kept are decoded last, and only
+        ``point_budget`` of the grid's points are decoded in all (False: every point, as legacy).
+    point_budget : fast path: the fraction of the grid's points decoded at most (uncovered points first).
     """
 
     points_per_side: int = 32
@@ -69,133 +79,45 @@ class ProposalConfig:
     min_region_area: int = 100
     min_mask_area: int = 100
     max_mask_fraction: float = 0.95
+    method: str = "fast"
+    skip_covered: bool = True
+    point_budget: float = 0.25
 
 
-@dataclass
-class Proposal:
-    """One automatic proposal.
+class Proposal(Candidate):
+    """One automatic proposal: a mask (kept as a crop plus its offset) with its scores.
+
+    Parameters
+    ----------
+    mask : optional bool ``(H, W)`` full mask, or ``crop`` / ``offset`` / ``image_size`` as for
+        :class:`~segtool.engines.base.Candidate`.
+    score : predicted IoU (SAM) or region contrast in 0..1 (classical); higher is better.
+    stability : stability score (SAM) or 1.0.
+    point : ``(x, y)`` prompt that produced it (SAM), or ``None``.
+    extra : free-form details (e.g. the crop box it came from).
 
     Attributes
     ----------
-    mask : bool ``(H, W)``.
-    score : predicted IoU (SAM) or region contrast in 0..1 (classical); higher is better.
-    bbox : XYXY exclusive box of ``mask``.
-    stability : stability score (SAM) or 1.0.
-    point : ``(x, y)`` prompt that produced it (SAM), or ``None``.
+    bbox : XYXY exclusive box of the mask in image pixels (from the crop).
     """
 
-    mask: np.ndarray
-    score: float
-    bbox: tuple[int, int, int, int]
-    stability: float = 1.0
-    point: tuple[float, float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("stability", "point", "extra")
+
+    def __init__(self, mask: np.ndarray | None = None, score: float = 1.0, stability: float = 1.0,
+                 point: tuple[float, float] | None = None, extra: dict[str, Any] | None = None, *,
+                 crop: np.ndarray | None = None, offset: tuple[int, int] = (0, 0),
+                 image_size: tuple[int, int] | None = None) -> None:
+        super().__init__(mask=mask, score=score, crop=crop, offset=offset, image_size=image_size)
+        self.stability = float(stability)
+        self.point = point
+        self.extra = dict(extra or {})
+
+    def __repr__(self) -> str:
+        return f"Proposal(score={self.score:.3f}, stability={self.stability:.3f}, bbox={self.bbox})"
 
 
-#: ``decode(context, points_xy (N, 2)) -> (low_res_logits float32 (M, 256, 256), iou (M,), point_index (M,))``
-PointDecoder = Callable[[Any, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-def _onnx_low_res_decoder(engine: Any) -> PointDecoder:
-    """Decode clicks on an ONNX SAM decoder session asking only for the low-res outputs.
-
-    The shared decoder export has a fixed batch of 1, so the clicks run one after another; skipping
-    the decoder's full-resolution upscaling roughly halves the time per click on a CPU.
-    """
-    from segtool.engines import sam_common as sc
-
-    def decode(context: Any, points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, ious = [], []
-        feeds = {"image_embeddings": context.embedding,
-                 "mask_input": np.zeros((1, 1, sc.LOW_RES, sc.LOW_RES), np.float32),
-                 "has_mask_input": np.zeros(1, np.float32),
-                 "orig_im_size": np.array(context.orig_size, np.float32)}
-        for x, y in np.asarray(points_xy, np.float32).reshape(-1, 2):
-            coords, labels = sc.encode_prompt_points(Prompt(points=[[x, y]], labels=[1]), context.orig_size)
-            iou, low_res = engine.decoder.run(["iou_predictions", "low_res_masks"],
-                                              {**feeds, "point_coords": coords, "point_labels": labels})
-            logits.append(np.asarray(low_res[0], np.float32))
-            ious.append(np.asarray(iou[0], np.float32))
-        if not logits:
-            return np.zeros((0, 256, 256), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
-        per = logits[0].shape[0]
-        return (np.concatenate(logits), np.concatenate(ious).reshape(-1),
-                np.repeat(np.arange(len(logits)), per))
-    return decode
-
-
-def point_decoder(engine: Any) -> PointDecoder:
-    """The fastest way ``engine`` offers to decode many single-point prompts on one context.
-
-    In order: an ONNX decoder session (``engine.decoder.run``) asked for low-res outputs only; the
-    engine's batched entry point ``predict_points_batch(context, points_xy[, upscale=False])``
-    returning ``(full_logits (N, C, H, W), iou (N, C), low_res (N, C, 256, 256))``; else one
-    :meth:`predict` call per point with ``multimask=True``.
-    """
-    if callable(getattr(getattr(engine, "decoder", None), "run", None)) and \
-            callable(getattr(engine.decoder, "get_inputs", None)):
-        return _onnx_low_res_decoder(engine)
-    batch = getattr(engine, "predict_points_batch", None)
-    if batch is not None:
-        import inspect
-
-        kwargs = {"upscale": False} if "upscale" in inspect.signature(batch).parameters else {}
-
-        def decode_batch(context: Any, points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            out = batch(context, points_xy, **kwargs)
-            iou, low_res = np.asarray(out[1], np.float32), np.asarray(out[-1], np.float32)
-            n = len(points_xy)
-            low_res = low_res.reshape(n, -1, *low_res.shape[-2:])
-            index = np.repeat(np.arange(n), low_res.shape[1])
-            return low_res.reshape(-1, *low_res.shape[-2:]), iou.reshape(-1), index
-        return decode_batch
-
-    def decode_loop(context: Any, points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, ious, index = [], [], []
-        for i, (x, y) in enumerate(np.asarray(points_xy, np.float32)):
-            for cand in engine.predict(context, Prompt(points=[[x, y]], labels=[1]), multimask=True):
-                if cand.low_res_logits is None:
-                    continue
-                logits.append(np.asarray(cand.low_res_logits, np.float32).reshape(256, 256))
-                ious.append(float(cand.score))
-                index.append(i)
-        if not logits:
-            return np.zeros((0, 256, 256), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
-        return np.stack(logits), np.asarray(ious, np.float32), np.asarray(index)
-    return decode_loop
-
-
-def _upscale(low_res: np.ndarray, context: Any, crop_hw: tuple[int, int]) -> np.ndarray:
-    """Low-res logits ``(256, 256)`` -> float32 ``(h, w)`` logits of the prepared (crop) image."""
-    from segtool.engines.sam_common import resized_shape, upscale_logits
-
-    input_size = getattr(context, "input_size", None) or resized_shape(*crop_hw)
-    return upscale_logits(low_res, tuple(input_size), crop_hw)
-
-
-def _process_batch(decode: PointDecoder, context: Any, points_xy: np.ndarray, crop_hw: tuple[int, int],
-                   cfg: ProposalConfig) -> list[tuple[np.ndarray, float, float, tuple[float, float]]]:
-    """Decode one batch of points and keep masks passing the IoU and stability filters.
-
-    Returns ``(mask bool (h, w) of the crop, predicted iou, stability, point)`` tuples.
-    """
-    import torch
-    from segment_anything.utils.amg import calculate_stability_score
-
-    logits, iou, index = decode(context, points_xy)
-    keep = np.flatnonzero(iou >= cfg.pred_iou_thresh)
-    out = []
-    for k in keep:  # stability at full resolution, as SAM computes it after postprocess_masks
-        full = torch.from_numpy(_upscale(logits[k], context, crop_hw))
-        stability = float(calculate_stability_score(full, 0.0, cfg.stability_score_offset))
-        if stability >= cfg.stability_score_thresh:
-            px, py = points_xy[index[k]]
-            out.append(((full > 0).numpy(), float(iou[k]), stability, (float(px), float(py))))
-    return out
-
-
-def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
-    """Indices kept by torchvision's box NMS (XYXY float boxes ``(N, 4)``, scores ``(N,)``)."""
+def box_nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
+    """Indices kept by torchvision's box NMS (XYXY float boxes ``(N, 4)``, scores ``(N,)``), best first."""
     import torch
     from torchvision.ops.boxes import batched_nms
 
@@ -206,72 +128,6 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
     return keep.numpy()
 
 
-def _crop_proposals(engine: Any, decode: PointDecoder, image: np.ndarray, crop_box: Sequence[int],
-                    layer: int, points_unit: np.ndarray, cfg: ProposalConfig, context: Any | None,
-                    progress: Callable[[int, int], None] | None) -> list[Proposal]:
-    """Proposals of one crop, pasted back into full-image coordinates."""
-    import torch
-    from segment_anything.utils.amg import is_box_near_crop_edge
-
-    x0, y0, x1, y1 = (int(v) for v in crop_box)
-    crop = image[y0:y1, x0:x1]
-    crop_hw = crop.shape[:2]
-    if context is None:
-        context = engine.prepare(crop)
-    points = points_unit * np.array([[crop_hw[1], crop_hw[0]]], np.float32)
-    points = np.clip(points, 0, np.array([crop_hw[1] - 1, crop_hw[0] - 1], np.float32))
-    found: list[tuple[np.ndarray, float, float, tuple[float, float]]] = []
-    for start in range(0, len(points), cfg.points_per_batch):
-        found += _process_batch(decode, context, points[start:start + cfg.points_per_batch], crop_hw, cfg)
-        if progress is not None:
-            progress(min(start + cfg.points_per_batch, len(points)), len(points))
-    height, width = image.shape[:2]
-    props = []
-    for mask, iou, stab, (px, py) in found:
-        box = mask_bbox(mask)
-        if box is None:
-            continue
-        full_box = (box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0)
-        if layer > 0 and bool(is_box_near_crop_edge(torch.tensor([full_box], dtype=torch.float32),
-                                                    [x0, y0, x1, y1], [0, 0, width, height])[0]):
-            continue
-        props.append(Proposal(mask=mask, score=iou, bbox=full_box, stability=stab,
-                              point=(px + x0, py + y0), extra={"crop": (x0, y0, x1, y1)}))
-    keep = _nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4),
-                np.array([p.score for p in props], np.float32), cfg.box_nms_thresh)
-    kept = [props[i] for i in keep]
-    for p in kept:  # paste crop masks into full-image masks (only the kept ones)
-        if (x0, y0, x1, y1) != (0, 0, width, height):
-            full = np.zeros((height, width), bool)
-            full[y0:y1, x0:x1] = p.mask
-            p.mask = full
-    return kept
-
-
-def _clean_up(props: list[Proposal], cfg: ProposalConfig, image_area: int) -> list[Proposal]:
-    """Remove small holes/islands, drop tiny or huge masks, NMS again (SAM's post-processing)."""
-    from segment_anything.utils.amg import remove_small_regions
-
-    cleaned: list[Proposal] = []
-    for p in props:
-        mask = p.mask
-        if cfg.min_region_area > 0:
-            mask, _ = remove_small_regions(mask, cfg.min_region_area, mode="holes")
-            mask, _ = remove_small_regions(mask, cfg.min_region_area, mode="islands")
-            mask = mask.astype(bool)
-        area = int(np.count_nonzero(mask))
-        if area < cfg.min_mask_area or area > cfg.max_mask_fraction * image_area:
-            continue
-        box = mask_bbox(mask)
-        if box is None:
-            continue
-        p.mask, p.bbox = mask, box
-        cleaned.append(p)
-    keep = _nms(np.array([p.bbox for p in cleaned], np.float32).reshape(-1, 4),
-                np.array([p.score for p in cleaned], np.float32), cfg.box_nms_thresh)
-    return sorted((cleaned[i] for i in keep), key=lambda p: -p.score)
-
-
 def sam_proposals(engine: Any, image: np.ndarray, config: ProposalConfig | None = None, *,
                   context: Any | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[Proposal]:
@@ -279,36 +135,67 @@ def sam_proposals(engine: Any, image: np.ndarray, config: ProposalConfig | None 
 
     Parameters
     ----------
-    engine : an engine with ``prepare``/``predict`` returning candidates with ``low_res_logits``
-        (and optionally ``predict_points_batch``).
+    engine : a SAM engine (``decode_points`` for the fast path; ``predict`` returning candidates with
+        ``low_res_logits`` is enough for the legacy one).
     image : RGB uint8 ``(H, W, 3)``.
-    config : generation parameters (:class:`ProposalConfig`).
+    config : generation parameters (:class:`ProposalConfig`; ``method`` picks the path).
     context : the engine's prepared context of ``image`` (computed when ``None``).
-    progress : called as ``progress(done_points, total_points)`` per batch of each crop.
+    progress : called as ``progress(done_points, total_points)`` per batch of each crop (points
+        skipped because they are already covered count as done).
 
     Returns
     -------
-    Proposals, best score first, masks bool ``(H, W)``.
+    Proposals, best score first.
     """
-    from segment_anything.utils.amg import build_all_layer_point_grids, generate_crop_boxes
-
     cfg = config or ProposalConfig()
-    height, width = image.shape[:2]
-    decode = point_decoder(engine)
-    grids = build_all_layer_point_grids(cfg.points_per_side, cfg.crop_n_layers,
-                                        cfg.crop_n_points_downscale_factor)
-    crop_boxes, layer_idxs = generate_crop_boxes((height, width), cfg.crop_n_layers, cfg.crop_overlap_ratio)
-    props: list[Proposal] = []
-    for box, layer in zip(crop_boxes, layer_idxs, strict=True):
-        ctx = context if layer == 0 else None
-        props += _crop_proposals(engine, decode, image, box, layer, grids[layer], cfg, ctx, progress)
-    if len(crop_boxes) > 1:  # prefer masks from smaller crops, as SAM does
-        scores = [1.0 / max((p.extra["crop"][2] - p.extra["crop"][0]) * (p.extra["crop"][3] - p.extra["crop"][1]), 1)
-                  for p in props]
-        keep = _nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4),
-                    np.array(scores, np.float32), cfg.crop_nms_thresh)
-        props = [props[i] for i in keep]
-    return _clean_up(props, cfg, height * width)
+    if cfg.method not in METHODS:
+        raise ValueError(f"unknown proposal method {cfg.method!r}; use one of {', '.join(METHODS)}")
+    if cfg.method == "legacy" or not callable(getattr(engine, "decode_points", None)):
+        from segtool.engines.proposals_legacy import legacy_sam_proposals
+
+        return legacy_sam_proposals(engine, image, cfg, context=context, progress=progress)
+    from segtool.engines.proposals_sam import fast_sam_proposals
+
+    return fast_sam_proposals(engine, image, cfg, context=context, progress=progress)
+
+
+def crop_iou(proposal: Candidate, mask: np.ndarray, mask_area: int | None = None) -> float:
+    """Mask IoU of a crop candidate with a full bool ``(H, W)`` mask, looking only inside the crop."""
+    box = proposal.bbox
+    area_p = int(np.count_nonzero(proposal.crop))
+    area_m = int(np.count_nonzero(mask)) if mask_area is None else mask_area
+    if box is None:
+        return 1.0 if area_m == 0 else 0.0
+    x0, y0, x1, y1 = box
+    inter = int(np.count_nonzero(mask[y0:y1, x0:x1] & proposal.crop))
+    union = area_p + area_m - inter
+    return inter / union if union else 1.0
+
+
+def pair_iou(a: Candidate, b: Candidate) -> float:
+    """Mask IoU of two crop candidates of one image, looking only where their boxes meet."""
+    if a.bbox is None or b.bbox is None:
+        return 1.0 if a.bbox is None and b.bbox is None else 0.0
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.bbox, b.bbox
+    ix0, iy0, ix1, iy1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+    inter = 0
+    if ix0 < ix1 and iy0 < iy1:
+        inter = int(np.count_nonzero(a.crop[iy0 - ay0:iy1 - ay0, ix0 - ax0:ix1 - ax0]
+                                     & b.crop[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]))
+    union = int(np.count_nonzero(a.crop)) + int(np.count_nonzero(b.crop)) - inter
+    return inter / union if union else 1.0
+
+
+def mask_nms(props: Sequence[Candidate], thresh: float) -> list[int]:
+    """Indices kept by greedy NMS on mask IoU (best score first): a proposal is dropped when its mask
+    overlaps a better one's with IoU above ``thresh``. Unlike box NMS, an object is never dropped
+    because a background mask around it has a large box."""
+    order = sorted(range(len(props)), key=lambda i: -props[i].score)
+    kept: list[int] = []
+    for i in order:
+        if all(pair_iou(props[i], props[j]) <= thresh for j in kept):
+            kept.append(i)
+    return kept
 
 
 def drop_overlapping(proposals: Sequence[Proposal], existing: Sequence[np.ndarray],
@@ -316,7 +203,9 @@ def drop_overlapping(proposals: Sequence[Proposal], existing: Sequence[np.ndarra
     """Proposals whose mask IoU with every ``existing`` bool ``(H, W)`` mask is below ``threshold``."""
     if not existing:
         return list(proposals)
-    return [p for p in proposals if all(mask_iou(p.mask, m) < threshold for m in existing)]
+    areas = [int(np.count_nonzero(m)) for m in existing]
+    return [p for p in proposals
+            if all(crop_iou(p, m, a) < threshold for m, a in zip(existing, areas, strict=True))]
 
 
 def _region_score(lab: np.ndarray, mask: np.ndarray) -> float:
@@ -405,7 +294,7 @@ def classical_proposals(image: np.ndarray, config: ProposalConfig | None = None,
         box = mask_bbox(mask)
         if box is None or np.count_nonzero(mask) < cfg.min_mask_area:
             continue
-        out.append(Proposal(mask=mask, score=float(score), bbox=box))
+        out.append(Proposal(mask=mask, score=float(score)))
     return out
 
 

@@ -10,13 +10,16 @@ boxes XYXY; the model input is float32 NCHW ``(1, 3, 1024, 1024)``; low-res logi
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from segtool.core.errors import PromptError
-from segtool.engines.base import Prompt, check_prompt_inside
+from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.sam_upscale import mask_crop
 
 #: Side of the square model input.
 INPUT_SIZE = 1024
@@ -105,6 +108,44 @@ def image_hash(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+_hash_memo: dict[int, tuple[weakref.ref, tuple, str]] = {}
+_hash_lock = threading.Lock()
+
+
+def _fingerprint(image: np.ndarray) -> tuple:
+    """Cheap identity of an array's buffer: address, shape, strides and ~4096 sampled values."""
+    flat = image.reshape(-1) if image.flags.c_contiguous else np.ascontiguousarray(image[::64, ::64]).reshape(-1)
+    step = max(1, flat.size // 4096)
+    return (image.__array_interface__["data"][0], image.shape, image.strides, flat[::step].tobytes())
+
+
+def content_key(image: np.ndarray, content_hash: str | None = None) -> str:
+    """The embedding-cache identity of ``image``: ``content_hash`` when the caller knows it (e.g.
+    ``ImageRecord.content_hash``, the file's hash), else the pixels' :func:`image_hash`, computed once
+    per array object (preparing the same array again costs a fingerprint, not a hash of every pixel).
+    """
+    if content_hash:
+        return f"file:{content_hash}"
+    fingerprint = _fingerprint(image)
+    with _hash_lock:
+        entry = _hash_memo.get(id(image))
+        if entry is not None and entry[0]() is image and entry[1] == fingerprint:
+            return entry[2]
+    digest = image_hash(image)
+
+    def forget(_ref: weakref.ref, key: int = id(image)) -> None:
+        with _hash_lock:
+            _hash_memo.pop(key, None)
+
+    try:
+        ref = weakref.ref(image, forget)
+    except TypeError:  # not weak-referenceable: no memo
+        return digest
+    with _hash_lock:
+        _hash_memo[id(image)] = (ref, fingerprint, digest)
+    return digest
+
+
 def transform_points(points_xy: np.ndarray, orig_size: tuple[int, int]) -> np.ndarray:
     """Original-image ``(x, y)`` pixels ``(..., 2)`` -> model-input coordinates (SAM's ``apply_coords``)."""
     height, width = orig_size
@@ -136,6 +177,23 @@ def encode_prompt_points(prompt: Prompt, orig_size: tuple[int, int]) -> tuple[np
     return xy[None], np.concatenate(labels)[None]
 
 
+def single_point_prompts(points_xy: np.ndarray, orig_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One positive click per prompt, as a batch: the decoder input of automatic proposals.
+
+    Parameters
+    ----------
+    points_xy : float ``(B, 2)`` ``(x, y)`` pixels of the original image.
+
+    Returns
+    -------
+    coords : float32 ``(B, 2, 2)`` model-input coordinates (the click, then the padding point ``(0, 0)``).
+    labels : float32 ``(B, 2)``: ``[1, -1]`` per prompt.
+    """
+    pts = transform_points(np.asarray(points_xy, np.float32).reshape(-1, 1, 2), orig_size)
+    coords = np.concatenate([pts, np.zeros((len(pts), 1, 2), np.float32)], axis=1)
+    return coords, np.tile(np.array([[1, -1]], np.float32), (len(pts), 1))
+
+
 def validate_prompt(prompt: Prompt, orig_size: tuple[int, int]) -> None:
     """:class:`PromptError` for an empty prompt, an out-of-image click/box or bad mask logits."""
     if len(prompt.points) == 0 and prompt.box is None:
@@ -145,6 +203,11 @@ def validate_prompt(prompt: Prompt, orig_size: tuple[int, int]) -> None:
         raise PromptError(f"previous mask logits must be {LOW_RES}x{LOW_RES}, got {np.shape(prompt.mask_logits)}")
     if len(prompt.labels) and not np.isin(prompt.labels, (0, 1)).all():
         raise PromptError("click labels must be 1 (object) or 0 (background)")
+
+
+def sparse_count(prompt: Prompt) -> int:
+    """Number of sparse decoder points of ``prompt``: clicks, plus 2 box corners or 1 padding point."""
+    return len(prompt.points) + (2 if prompt.box is not None else 1)
 
 
 def select_outputs(scores: np.ndarray, n_sparse: int, multimask: bool) -> list[int]:
@@ -180,3 +243,36 @@ def upscale_logits(low_res: np.ndarray, input_size: tuple[int, int], orig_size: 
     up = cv2.resize(np.asarray(low_res, np.float32), (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
     h, w = input_size
     return cv2.resize(up[:h, :w], (orig_size[1], orig_size[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def candidate_from_low_res(low_res: np.ndarray, context: SamContext, *, score: float,
+                           threshold: float = 0.0) -> Candidate:
+    """A crop :class:`Candidate` from one output's low-res logits, without any full-size array.
+
+    The mask is ``upscale_logits(low_res) > threshold`` exactly (see :mod:`segtool.engines.sam_upscale`),
+    computed only around the object.
+
+    Parameters
+    ----------
+    low_res : float32 ``(256, 256)`` logits (kept on the candidate for the next click's ``mask_input``).
+    context : the prepared image (its ``input_size`` and ``orig_size``).
+    score : predicted IoU.
+    threshold : logit threshold (SAM's ``mask_threshold`` is 0.0).
+    """
+    low_res = np.array(low_res, np.float32).reshape(LOW_RES, LOW_RES)
+    crop, offset = mask_crop(low_res, context.input_size, context.orig_size, threshold)
+    return Candidate(crop=crop, offset=offset, image_size=context.orig_size, score=float(score),
+                     low_res_logits=low_res)
+
+
+def candidates_from_decoder(low_res: np.ndarray, iou: np.ndarray, context: SamContext, n_sparse: int,
+                            multimask: bool) -> list[Candidate]:
+    """The candidates to return for one prompt's decoder outputs, best first.
+
+    Parameters
+    ----------
+    low_res : float32 ``(C, 256, 256)`` logits; ``iou`` : float32 ``(C,)`` predicted IoUs.
+    n_sparse : :func:`sparse_count` of the prompt (SAM's single/multi-mask rule, :func:`select_outputs`).
+    """
+    keep = select_outputs(iou, n_sparse, multimask)
+    return [candidate_from_low_res(low_res[i], context, score=float(iou[i])) for i in keep]

@@ -204,15 +204,13 @@ def _in_frame(prompt: Prompt, frame: Frame) -> Prompt:
 
 def _candidate(context: sc.SamContext, frame_ctx: sc.SamContext, frame: Frame, logits: np.ndarray,
                score: float, state: SamClickState) -> Candidate:
-    """A candidate from post-processed low-res ``logits`` of ``frame`` (whole image or crop)."""
-    mask = sc.upscale_logits(logits, frame_ctx.input_size, frame_ctx.orig_size) > 0.0
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size:  # the tight crop
-        mask, offset = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], (frame[0] + cols[0], frame[1] + rows[0])
-    else:
-        mask, offset = np.zeros((0, 0), bool), (0, 0)
-    cand = Candidate(crop=mask, offset=offset, image_size=context.orig_size, score=score,
-                     low_res_logits=state.low_res, state=state)
+    """A crop candidate from post-processed low-res ``logits`` of ``frame`` (whole image or crop);
+    only the object's region is upscaled (:func:`segtool.engines.sam_common.candidate_from_low_res`)."""
+    cand = sc.candidate_from_low_res(logits, frame_ctx, score=score)
+    if frame[:2] != (0, 0) or cand.image_size != context.orig_size:
+        cand = Candidate(crop=cand.crop, offset=(cand.offset[0] + frame[0], cand.offset[1] + frame[1]),
+                         image_size=context.orig_size, score=score)
+    cand.low_res_logits, cand.state = state.low_res, state
     state.bbox = cand.bbox
     return cand
 

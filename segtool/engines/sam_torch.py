@@ -6,12 +6,16 @@ supports it, else float16); outputs are always float32. Checkpoints are data, no
 read with ``torch.load(..., weights_only=True)``.
 
 Pre/post-processing and the sparse prompt embedding are the ones of segment-anything's ONNX export
-(:mod:`segtool.engines.sam_common`), so this backend and :mod:`segtool.engines.sam_onnx` agree.
+(:mod:`segtool.engines.sam_common`), so this backend and :mod:`segtool.engines.sam_onnx` agree. As
+there, the decoder stops at its low-res logits (``postprocess_masks`` is never called on the click
+path) and masks are upscaled only around the object: :meth:`SamTorchEngine.decode_low_res`, then
+:func:`segtool.engines.sam_common.candidate_from_low_res`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,27 +152,30 @@ class SamTorchEngine:
         return out.float().cpu().numpy()
 
     def prepare(self, image: np.ndarray, *, content_hash: str | None = None) -> sc.SamContext:
-        """Embed an RGB uint8 ``(H, W, 3)`` image (through the embedding cache)."""
-        image = sc.as_rgb(image)
-        orig = image.shape[:2]
+        """Embed an RGB uint8 ``(H, W, 3)`` image (through the embedding cache).
+
+        ``content_hash`` (e.g. :attr:`ImageRecord.content_hash`) saves hashing the pixels.
+        """
+        rgb = sc.as_rgb(image)
+        orig = rgb.shape[:2]
         if self.cache is None:
-            embedding, hit = self.encode(image), False
+            embedding, hit = self.encode(rgb), False
         else:
-            key = embedding_key(content_hash or sc.image_hash(image), self.model_id, sc.PREPROCESS_VERSION)
-            embedding, hit = self.cache.get_or_compute(key, lambda: self.encode(image))
+            key = embedding_key(sc.content_key(image, content_hash), self.model_id, sc.PREPROCESS_VERSION)
+            embedding, hit = self.cache.get_or_compute(key, lambda: self.encode(rgb))
         return sc.SamContext(embedding, orig, sc.resized_shape(*orig), sc.INPUT_SIZE / max(orig), self.model_id, hit,
                              image=image)
 
     def _decode(self, context: sc.SamContext, coords: np.ndarray, labels: np.ndarray,
                 mask_logits: np.ndarray | None):
-        """Raw decoder: coords ``(B, N, 2)`` model-input pixels -> (low-res ``(B, 4, 256, 256)``, iou ``(B, 4)``)."""
+        """Raw decoder: coords ``(B, N, 2)`` model-input pixels -> (low-res ``(B, 4, 256, 256)``, iou ``(B, 4)``) tensors."""
         import torch  # noqa: PLC0415
 
         pe = self.net.prompt_encoder
         dev = self.device
         with torch.inference_mode(), self._autocast():
-            pts = (torch.from_numpy(coords).to(dev) + 0.5) / sc.INPUT_SIZE
-            lab = torch.from_numpy(labels).to(dev).unsqueeze(-1)
+            pts = (torch.from_numpy(np.asarray(coords, np.float32)).to(dev) + 0.5) / sc.INPUT_SIZE
+            lab = torch.from_numpy(np.asarray(labels, np.float32)).to(dev).unsqueeze(-1)
             sparse = pe.pe_layer._pe_encoding(pts) * (lab != -1) + pe.not_a_point_embed.weight * (lab == -1)
             for i in range(pe.num_point_embeddings):
                 sparse = sparse + pe.point_embeddings[i].weight * (lab == i)
@@ -181,29 +188,51 @@ class SamTorchEngine:
             low, iou = self.net.mask_decoder.predict_masks(emb, pe.get_dense_pe(), sparse, dense)
         return low.float(), iou.float()
 
-    def _upscale(self, context: sc.SamContext, low):
-        import torch  # noqa: PLC0415
+    def decode_points(self, context: sc.SamContext, coords: np.ndarray, labels: np.ndarray,
+                      mask_logits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The decoder on ``B`` sparse prompts in one batched call, stopping at the low-res logits.
 
-        with torch.inference_mode():
-            return self.net.postprocess_masks(low, context.input_size, context.orig_size)
+        Parameters
+        ----------
+        coords : float32 ``(B, N, 2)`` model-input coordinates; labels : float32 ``(B, N)``.
+        mask_logits : optional float32 ``(256, 256)`` previous logits, shared by all ``B`` prompts.
+
+        Returns
+        -------
+        low_res : float32 ``(B, 4, 256, 256)`` (output 0 single-mask, 1..3 multi-mask); iou : ``(B, 4)``.
+        """
+        if len(coords) == 0:
+            return np.zeros((0, 4, sc.LOW_RES, sc.LOW_RES), np.float32), np.zeros((0, 4), np.float32)
+        low, iou = self._decode(context, coords, labels, mask_logits)
+        return low.cpu().numpy(), iou.cpu().numpy()
+
+    def decode_low_res(self, context: sc.SamContext, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+        """Low-res logits float32 ``(4, 256, 256)`` and predicted IoUs ``(4,)`` for one prompt."""
+        sc.validate_prompt(prompt, context.orig_size)
+        coords, labels = sc.encode_prompt_points(prompt, context.orig_size)
+        low, iou = self.decode_points(context, coords, labels, prompt.mask_logits)
+        return low[0], iou[0]
 
     # -- predict ------------------------------------------------------------------------------
     def predict(self, context: sc.SamContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
-        """Masks for ``prompt``: bool ``(H, W)`` masks with their ``(256, 256)`` logits, best first.
+        """Crop candidates for ``prompt`` with their ``(256, 256)`` logits, best first.
 
         ``multimask=True`` returns SAM's 3 candidates sorted by predicted IoU.
         """
         sc.validate_prompt(prompt, context.orig_size)
         if not self.interactive.raw:  # segtool's click policy (issue 15); raw = SAM's output as is
             return sam_interactive.predict(self, context, prompt, multimask=multimask, options=self.interactive)
+        low, iou = self.decode_low_res(context, prompt)
+        return sc.candidates_from_decoder(low, iou, context, sc.sparse_count(prompt), multimask)
+
+    def decoder_call(self, context: sc.SamContext, prompt: Prompt) -> Callable[[], object]:
+        """The bare decoder call to the low-res logits on the host (benchmarks time it against predict)."""
         coords, labels = sc.encode_prompt_points(prompt, context.orig_size)
-        low, iou = self._decode(context, coords, labels, prompt.mask_logits)
-        scores = iou[0].cpu().numpy()
-        keep = sc.select_outputs(scores, coords.shape[1], multimask)
-        full = self._upscale(context, low[:, keep])[0].cpu().numpy()
-        low_np = low[0].cpu().numpy()
-        return [Candidate(mask=full[j] > 0.0, score=float(scores[i]), low_res_logits=low_np[i].copy())
-                for j, i in enumerate(keep)]
+
+        def call() -> object:
+            low, iou = self._decode(context, coords, labels, prompt.mask_logits)
+            return low.cpu(), iou.cpu()
+        return call
 
     def predict_points_batch(self, context: sc.SamContext, points_xy: np.ndarray, *, upscale: bool = True,
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,15 +249,15 @@ class SamTorchEngine:
         iou_scores : float32 ``(N, 3)`` predicted IoU.
         low_res : float32 ``(N, 3, 256, 256)``.
         """
-        pts = sc.transform_points(np.asarray(points_xy, np.float32).reshape(-1, 1, 2), context.orig_size)
-        n = len(pts)
-        coords = np.concatenate([pts, np.zeros((n, 1, 2), np.float32)], axis=1)
-        labels = np.tile(np.array([[1, -1]], np.float32), (n, 1))
-        low, iou = self._decode(context, coords, labels, None)
+        coords, labels = sc.single_point_prompts(points_xy, context.orig_size)
+        low, iou = self.decode_points(context, coords, labels)
         low, iou = low[:, 1:], iou[:, 1:]
-        full = (self._upscale(context, low).cpu().numpy() if upscale and n
-                else np.zeros((n, 3, 0, 0), np.float32))
-        return full.astype(np.float32), iou.cpu().numpy(), low.cpu().numpy()
+        n = len(low)
+        if not (upscale and n):
+            return np.zeros((n, 3, 0, 0), np.float32), iou, low
+        full = np.array([[sc.upscale_logits(m, context.input_size, context.orig_size) for m in per] for per in low],
+                        np.float32)
+        return full, iou, low
 
 
 def _shapes_match(net, state: dict[str, Any], path: Path) -> bool:

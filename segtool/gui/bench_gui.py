@@ -11,6 +11,8 @@
 3. **Open a 40-megapixel image**: from a small image, switch to an 8000x5000 JPEG that is not in the pixel
    cache; the time until it has been painted on the canvas (decoded off the GUI thread, preview first),
    and the longest GUI-thread stall meanwhile. Goal: <= 1 s.
+4. **Click-to-screen against image size**: the same one-click prompt on the object of a 1 MP and of a
+   24 MP photo (:func:`segtool.bench.latency.synthetic_image`); goal: 24 MP within 15 % of 1 MP.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def measure_encode_stalls(window: Any, image_ids: list[int]) -> dict[str, float]
 
 
 BIG_NAME = "zz_40mp.jpg"
+#: The photos of the click-against-size measure: name -> megapixels.
+SIZE_NAMES = {"zz_click_01mp.jpg": 1.0, "zz_click_24mp.jpg": 24.0}
 
 
 def write_big_image(folder: Path, h: int = 5000, w: int = 8000) -> Path:
@@ -184,6 +188,63 @@ def measure_clicks(window: Any, clicks: int) -> list[float]:
     return latencies
 
 
+def write_size_images(folder: Path) -> None:
+    """The 1 MP and 24 MP photos of :data:`SIZE_NAMES` (a red disc in the middle)."""
+    import cv2
+
+    from segtool.bench.latency import synthetic_image
+
+    for name, megapixels in SIZE_NAMES.items():
+        cv2.imwrite(str(folder / name), synthetic_image(megapixels)[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
+def measure_clicks_at(window: Any, image_id: int, clicks: int) -> dict[str, float]:
+    """Click-to-candidate-painted (ms) of one-click prompts near the centre of image ``image_id``, and
+    ``engine.predict`` alone for the same prompts."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from segtool.engines.base import Prompt
+
+    window.show_image(image_id, wait=True)
+    canvas = window.canvas
+    if not _spin(lambda: canvas.image_id == image_id and window.session.sam_state == "ready", 300):
+        raise SegtoolError(f"image {image_id} was not ready for SAM within 300 s")
+    _spin(lambda: not window.session.pools.background.pending(), 120)
+    h, w = canvas.image_size()
+    painted: list[float] = []
+    canvas.candidate_painted.connect(painted.append)
+    canvas.set_tool("sam-click")
+    canvas.fit_to_window()
+    latencies, alone = [], []
+    ctx = window.session.context("sam")
+    for k in range(clicks):
+        x, y = w / 2 + (k % 3) * 2, h / 2 + (k % 5) - 2
+        painted.clear()
+        pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+        t0 = time.perf_counter()
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        if not _spin(lambda: bool(painted), 20):
+            raise SegtoolError("no candidate was painted within 20 s of a click")
+        latencies.append(1000 * (painted[0] - t0))
+        QTest.keyClick(canvas, Qt.Key.Key_Escape)
+        _spin(lambda: canvas.candidate_item() is None, 2)
+        t0 = time.perf_counter()
+        window.session.sam_engine.predict(ctx, Prompt(points=[(x, y)], labels=[1]), multimask=True)
+        alone.append(1000 * (time.perf_counter() - t0))
+    canvas.candidate_painted.disconnect(painted.append)
+    return {"click_median_ms": statistics.median(latencies), "predict_median_ms": statistics.median(alone),
+            "image_hw": [h, w]}
+
+
+def measure_sizes(window: Any, clicks: int) -> dict[str, Any]:
+    """:func:`measure_clicks_at` on the 1 MP and the 24 MP photo, and the ratio of their medians."""
+    by_name = {r.path: r.id for r in window.images_panel.records()}
+    small, big = (measure_clicks_at(window, by_name[name], clicks) for name in SIZE_NAMES)
+    return {"click_1mp": small, "click_24mp": big,
+            "click_24mp_over_1mp": big["click_median_ms"] / small["click_median_ms"]}
+
+
 def measure_decoder(window: Any, clicks: int) -> list[float]:
     """``engine.predict`` alone (ms), same one-click prompts and context, for comparison with the GUI path."""
     from segtool.demo import render_sample, sample_index
@@ -227,6 +288,7 @@ def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
     app = QApplication.instance() or QApplication(["segtool-bench"])
     ensure_demo_images(tmp / "images", count=6)
     write_big_image(tmp / "images")
+    write_size_images(tmp / "images")
     sam = create_sam(str(model), "auto")
     if sam.engine is None:
         raise SegtoolError(sam.error)
@@ -235,7 +297,7 @@ def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
     window.show()
     window.open_project(tmp / "images")
     _spin(lambda: window.session.sam_state == "ready", 120)
-    ids = [r.id for r in window.images_panel.records() if r.path != BIG_NAME]
+    ids = [r.id for r in window.images_panel.records() if r.path != BIG_NAME and r.path not in SIZE_NAMES]
     big_id = next(r.id for r in window.images_panel.records() if r.path == BIG_NAME)
     stalls = measure_encode_stalls(window, [ids[3], ids[5], ids[1]])  # not prefetched: real encodes
     big = measure_big_open(window, ids[0], big_id)
@@ -244,6 +306,7 @@ def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
     _spin(lambda: not window.session.pools.background.pending(), 60)  # let prefetch finish
     latencies = measure_clicks(window, clicks)
     decoder = measure_decoder(window, clicks)
+    sizes = measure_sizes(window, max(5, clicks // 2))
     window.close()
     app.processEvents()
     return {"model": str(model), "device": sam.device, "clicks": len(latencies),
@@ -251,7 +314,7 @@ def _run_window(tmp: Path, model: Path, clicks: int) -> dict[str, Any]:
             "click_to_mask_p90_ms": sorted(latencies)[int(0.9 * (len(latencies) - 1))],
             "click_to_mask_max_ms": max(latencies), "decoder_alone_median_ms": statistics.median(decoder),
             "gui_overhead_median_ms": statistics.median(latencies) - statistics.median(decoder), **stalls, **big,
-            "cpu_count": os.cpu_count()}
+            **sizes, "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg())}
 
 
 def _print_table(r: dict[str, Any]) -> None:
@@ -265,8 +328,15 @@ def _print_table(r: dict[str, Any]) -> None:
             ("wait until SAM ready, median", r["encode_wait_median_ms"], ""),
             ("open a 40 MP JPEG: preview on screen, median", r["open_40mp_preview_median_ms"], "<= 1000 ms"),
             ("open a 40 MP JPEG: full pixels on screen, median", r["open_40mp_median_ms"], ""),
-            ("GUI stall while opening it, max", r["open_40mp_stall_max_ms"], "<= 100 ms")]
-    print(f"segtool bench gui  model={r['model']}  device={r['device']}  clicks={r['clicks']}")
+            ("GUI stall while opening it, max", r["open_40mp_stall_max_ms"], "<= 100 ms"),
+            ("click-to-mask on screen, 1 MP photo, median", r["click_1mp"]["click_median_ms"], ""),
+            ("  SAM predict alone there, median", r["click_1mp"]["predict_median_ms"], ""),
+            ("click-to-mask on screen, 24 MP photo, median", r["click_24mp"]["click_median_ms"], "<= 1.15 x 1 MP"),
+            ("  SAM predict alone there, median", r["click_24mp"]["predict_median_ms"], "")]
+    print(f"segtool bench gui  model={r['model']}  device={r['device']}  clicks={r['clicks']}  "
+          f"load {' '.join(f'{v:.2f}' for v in r['load_average'])}")
     print(f"{'measure':45s} {'ms':>9s}  goal")
     for name, value, goal in rows:
         print(f"{name:45s} {value:9.1f}  {goal}")
+    ratio = r["click_24mp_over_1mp"]
+    print(f"{'click-to-mask 24 MP / 1 MP':45s} {ratio:9.3f}  {'meets' if ratio <= 1.15 else 'MISSES'} <= 1.15")

@@ -29,7 +29,7 @@ import numpy as np
 
 from segtool.core.document import ImageRecord, Instance
 from segtool.core.errors import SegtoolError
-from segtool.core.masks import decode_rle, encode_rle, rle_area, rle_bbox
+from segtool.core.masks import decode_rle, encode_rle_crop, rle_area, rle_bbox
 from segtool.engines.proposals import ProposalConfig, generate_proposals
 from segtool.engines.registry import SAM_ENGINES, create_engine
 from segtool.io.images import load_image
@@ -109,7 +109,7 @@ def propose_one(spec: ProposeSpec, task: ImageTask) -> ImageResult:
     image = load_image(task.path)
     existing = [decode_rle(r) for r in task.existing]
     props = generate_proposals(image, _engine_for(spec), ProposalConfig(**spec.config), existing=existing)
-    return ImageResult(task.image_id, [(encode_rle(p.mask), float(p.score)) for p in props])
+    return ImageResult(task.image_id, [(encode_rle_crop(p.crop, p.offset, p.image_size), float(p.score)) for p in props])
 
 
 def done_image_ids(store: ProjectStore) -> set[int]:

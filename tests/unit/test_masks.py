@@ -82,3 +82,21 @@ def test_bbox_iou_and_dice() -> None:
     assert masks.mask_iou(a, b, ignore) == pytest.approx(8 / 16)
     assert masks.mask_bbox(np.zeros((3, 3), bool)) is None
     assert masks.bbox_union((0, 0, 2, 2), (1, 1, 5, 3)) == (0, 0, 5, 3)
+
+
+def test_crop_rle_equals_the_full_masks_rle() -> None:
+    """encode_rle_crop builds the full image's RLE from a crop alone: the same string as encode_rle, read
+    back by pycocotools, for crops anywhere (corners, full height, full image, empty, one pixel)."""
+    rng = np.random.default_rng(1)
+    for _ in range(1500):
+        h_img, w_img = (int(v) for v in rng.integers(1, 40, 2))
+        h, w = int(rng.integers(0, h_img + 1)), int(rng.integers(0, w_img + 1))
+        y0, x0 = int(rng.integers(0, h_img - h + 1)), int(rng.integers(0, w_img - w + 1))
+        crop = rng.random((h, w)) < rng.choice([0.0, 0.1, 0.5, 0.9, 1.0])
+        full = np.zeros((h_img, w_img), bool)
+        full[y0:y0 + h, x0:x0 + w] = crop
+        rle = masks.encode_rle_crop(crop, (x0, y0), (h_img, w_img))
+        assert rle == masks.encode_rle(full)
+        assert np.array_equal(masks.decode_rle(rle), full)
+    with pytest.raises(ValueError, match="does not fit"):
+        masks.encode_rle_crop(np.ones((3, 3), bool), (8, 0), (10, 10))

@@ -5,6 +5,8 @@ Scene coordinates are image pixels (x right, y down). See the package docstring 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
@@ -133,13 +135,19 @@ class AnnotationCanvas(QGraphicsView):
     def tool_name(self) -> str:
         return self._tool.name
 
-    def set_candidate(self, mask: np.ndarray | None) -> None:
-        """Show bool ``(H, W)`` ``mask`` as the candidate (dashed, translucent), or remove it (``None``)."""
+    def set_candidate(self, candidate: Any) -> None:
+        """Show a :class:`~segtool.engines.base.Candidate` (its crop at its offset: no full-size array) or a
+        bool ``(H, W)`` mask as the candidate (dashed, translucent), or remove it (``None``)."""
         if self._candidate is not None:
             self.scene().removeItem(self._candidate)
             self._candidate = None
-        if mask is not None:
-            item = overlay_from_mask(mask, CANDIDATE_COLOR, dashed=True, alpha=110)
+        if candidate is not None:
+            if hasattr(candidate, "crop"):
+                box = candidate.bbox
+                item = None if box is None else MaskOverlayItem(
+                    np.ascontiguousarray(candidate.crop), box, CANDIDATE_COLOR, dashed=True, alpha=110)
+            else:
+                item = overlay_from_mask(candidate, CANDIDATE_COLOR, dashed=True, alpha=110)
             if item is not None:
                 item.setZValue(5e5)
                 item.on_painted = self.candidate_painted.emit

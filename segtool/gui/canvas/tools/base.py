@@ -149,7 +149,7 @@ class PromptTool(Tool):
 
     def show_current(self) -> None:
         cand = self.current()
-        self.canvas.set_candidate(None if cand is None else cand.mask)
+        self.canvas.set_candidate(cand)
 
     def key(self, key: int, modifiers: Qt.KeyboardModifier) -> bool:
         if key == Qt.Key.Key_Tab and len(self.candidates) > 1:
