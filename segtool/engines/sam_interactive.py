@@ -67,6 +67,9 @@ class InteractiveOptions:
     zoom_in : encode a crop around a small object after the first click and decode on it.
     refine_edges : re-decide a band along the mask's border with GrabCut.
     negative_reach : see :func:`keep_far_foreground` (None: a negative click may remove anything).
+    first_by_stability : rank an ambiguous prompt's masks by predicted IoU x stability (False: by
+        predicted IoU, as SAM).
+    sam2_follow_up : SAM 2's stability fallback for other prompts (False: the single-mask output, as SAM).
     """
 
     raw: bool = False
@@ -74,6 +77,8 @@ class InteractiveOptions:
     zoom_in: bool = False
     refine_edges: bool = False
     negative_reach: float | None = NEGATIVE_REACH
+    first_by_stability: bool = True
+    sam2_follow_up: bool = True
 
 
 @dataclass
@@ -105,13 +110,16 @@ def stability(logits: np.ndarray, offset: float) -> float:
     return 1.0 if union == 0 else float(np.count_nonzero(logits > offset)) / float(union)
 
 
-def rank_multimask(low_res: np.ndarray, iou: np.ndarray) -> list[int]:
-    """Indices of the multi-mask outputs (1..3), best first by predicted IoU x stability."""
-    scores = {i: float(iou[i]) * stability(low_res[i], STABILITY_OFFSET) for i in range(1, len(iou))}
+def rank_multimask(low_res: np.ndarray, iou: np.ndarray, by_stability: bool = True) -> list[int]:
+    """Indices of the multi-mask outputs (1..3), best first by predicted IoU x stability (or by
+    predicted IoU alone when not ``by_stability``)."""
+    scores = {i: float(iou[i]) * (stability(low_res[i], STABILITY_OFFSET) if by_stability else 1.0)
+              for i in range(1, len(iou))}
     return sorted(scores, key=lambda i: -scores[i])
 
 
-def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int) -> int:
+def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: InteractiveOptions | None = None
+                ) -> int:
     """Index of the output to use (rules in the module docstring).
 
     Parameters
@@ -119,13 +127,14 @@ def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int) -> int:
     low_res : float32 ``(C, 256, 256)``; iou ``(C,)``; ``C`` is 4 (or 1: nothing to choose).
     n_sparse : number of sparse prompt points including padding and box corners.
     """
+    options = options or InteractiveOptions()
     if len(iou) < 4:
         return int(np.argmax(iou))
     if n_sparse <= 2:
-        return rank_multimask(low_res, iou)[0]
-    if stability(low_res[0], SAM2_STABILITY_DELTA) >= SAM2_STABILITY_THRESH:
+        return rank_multimask(low_res, iou, options.first_by_stability)[0]
+    if not options.sam2_follow_up or stability(low_res[0], SAM2_STABILITY_DELTA) >= SAM2_STABILITY_THRESH:
         return 0
-    return rank_multimask(low_res, iou)[0]
+    return rank_multimask(low_res, iou, options.first_by_stability)[0]
 
 
 def keep_far_foreground(previous: np.ndarray, logits: np.ndarray, x: int, y: int,
@@ -244,7 +253,8 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
     low_res, iou = decode_all(engine, frame_ctx, coords, labels, previous)
     n_sparse = coords.shape[1]
     ambiguous = multimask and n_sparse <= 2 and len(iou) == 4
-    order = rank_multimask(low_res, iou) if ambiguous else [choose_mask(low_res, iou, n_sparse)]
+    order = (rank_multimask(low_res, iou, options.first_by_stability) if ambiguous
+             else [choose_mask(low_res, iou, n_sparse, options)])
     points_input = sc.transform_points(local.points, frame_ctx.orig_size)
     state = _state_of(prompt)
     job = state.zoom if state is not None and options.zoom_in else None
