@@ -51,6 +51,9 @@ SAM2_STABILITY_THRESH = 0.98
 #: A negative click removes foreground only within ``NEGATIVE_REACH * d`` of itself (see
 #: :func:`keep_far_foreground`); chosen on the tune split from 2 and 4 (2: fewer harmful clicks).
 NEGATIVE_REACH = 2.0
+#: ... but only when the decoder trusted the previous mask: its predicted IoU at least this
+#: (segment-anything's ``pred_iou_thresh`` of automatic masks, 0.88).
+CONFIDENT_IOU = 0.88
 #: Refine edges re-decides a band of this many low-res pixels (SAM's mask resolution: 4 model-input
 #: pixels each) on either side of SAM's border, at least 3 image pixels.
 REFINE_BAND_LOW_RES = 2.0
@@ -90,6 +93,7 @@ class SamClickState:
     low_res : float32 ``(256, 256)`` logits fed back on the next click, in ``frame``.
     frame : ``(x0, y0, x1, y1)`` image region the logits were decoded in (the whole image or a crop).
     bbox : XYXY box of the mask shown (None when empty).
+    score : the decoder's predicted IoU of that mask.
     zoom : the zoom-in job started for this object, if any (:class:`segtool.engines.sam_zoom.ZoomJob`).
     """
 
@@ -97,6 +101,7 @@ class SamClickState:
     frame: Frame
     bbox: tuple[int, int, int, int] | None = None
     zoom: ZoomJob | None = None
+    score: float = 0.0
 
     def wait(self) -> None:
         """Block until background work started for this object (a zoom-in encode) is done."""
@@ -261,12 +266,13 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
     out = []
     for index in order:
         fed = low_res[index]
-        if options.negative_reach and len(prompt.labels) and prompt.labels[-1] == 0 and previous is not None:
+        if (options.negative_reach and len(prompt.labels) and prompt.labels[-1] == 0 and previous is not None
+                and state is not None and state.score >= CONFIDENT_IOU):
             lx, ly = np.clip(points_input[-1] // LOW_RES_STRIDE, 0, sc.LOW_RES - 1).astype(int)
             fed = keep_far_foreground(previous, fed, int(lx), int(ly), options.negative_reach)
         shown = fed if options.postprocess is None else postprocess_logits(
             fed, frame_ctx.input_size, points_input, local.labels, options.postprocess)
-        cand = _candidate(context, frame_ctx, frame, shown, float(iou[index]), SamClickState(fed, frame))
+        cand = _candidate(context, frame_ctx, frame, shown, float(iou[index]), SamClickState(fed, frame, score=float(iou[index])))
         if options.refine_edges:
             cand = refine_edges(context, cand)
         out.append(cand)
