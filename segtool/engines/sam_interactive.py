@@ -40,7 +40,12 @@ from segtool.engines import sam_common as sc
 from segtool.engines import sam_zoom
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.sam_decoding import decode_all
-from segtool.engines.sam_postprocess import LOW_RES_STRIDE, PostprocessOptions, postprocess_logits
+from segtool.engines.sam_postprocess import (
+    LOW_RES_STRIDE,
+    PostprocessOptions,
+    postprocess_logits,
+    valid_shape,
+)
 from segtool.engines.sam_zoom import Frame, ZoomJob
 
 #: segment-anything's stability offset (``SamAutomaticMaskGenerator.stability_score_offset``).
@@ -51,8 +56,10 @@ SAM2_STABILITY_THRESH = 0.98
 #: A negative click removes foreground only within ``NEGATIVE_REACH * d`` of itself (see
 #: :func:`keep_far_foreground`); chosen on the tune split from 2 and 4 (2: fewer harmful clicks).
 NEGATIVE_REACH = 2.0
-#: ... but only when the decoder trusted the previous mask: its predicted IoU at least this
-#: (segment-anything's ``pred_iou_thresh`` of automatic masks, 0.88).
+#: ... but only when the decoder trusted the previous mask (its predicted IoU at least this,
+#: segment-anything's ``pred_iou_thresh`` of automatic masks, 0.88) and that mask is an object (under
+#: half of the image; a first click sometimes gives the whole background, which a negative click
+#: must be free to remove).
 CONFIDENT_IOU = 0.88
 #: Refine edges re-decides a band of this many low-res pixels (SAM's mask resolution: 4 model-input
 #: pixels each) on either side of SAM's border, at least 3 image pixels.
@@ -123,23 +130,31 @@ def rank_multimask(low_res: np.ndarray, iou: np.ndarray, by_stability: bool = Tr
     return sorted(scores, key=lambda i: -scores[i])
 
 
-def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: InteractiveOptions | None = None
-                ) -> int:
+def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: InteractiveOptions | None = None,
+                last_click: tuple[int, int, int] | None = None) -> int:
     """Index of the output to use (rules in the module docstring).
 
     Parameters
     ----------
     low_res : float32 ``(C, 256, 256)``; iou ``(C,)``; ``C`` is 4 (or 1: nothing to choose).
     n_sparse : number of sparse prompt points including padding and box corners.
+    last_click : ``(x, y, label)`` of the newest click in low-res cells: a multi-mask output that
+        puts it on the wrong side is not taken instead of the single-mask output.
     """
     options = options or InteractiveOptions()
     if len(iou) < 4:
         return int(np.argmax(iou))
+    ranked = rank_multimask(low_res, iou, options.first_by_stability)
+    if last_click is not None:
+        x, y, label = last_click
+        ranked = [i for i in ranked if (low_res[i][y, x] > 0) == bool(label)] or ranked
     if n_sparse <= 2:
-        return rank_multimask(low_res, iou, options.first_by_stability)[0]
+        return ranked[0]
     if not options.sam2_follow_up or stability(low_res[0], SAM2_STABILITY_DELTA) >= SAM2_STABILITY_THRESH:
         return 0
-    return rank_multimask(low_res, iou, options.first_by_stability)[0]
+    if last_click is not None and (low_res[ranked[0]][last_click[1], last_click[0]] > 0) != bool(last_click[2]):
+        return 0  # no multi-mask output honours the click just made
+    return ranked[0]
 
 
 def keep_far_foreground(previous: np.ndarray, logits: np.ndarray, x: int, y: int,
@@ -175,6 +190,13 @@ def keep_far_foreground(previous: np.ndarray, logits: np.ndarray, x: int, y: int
     out = np.array(logits, np.float32, copy=True)
     out[restore] = previous[restore]
     return out
+
+
+def _is_object(logits: np.ndarray, context: sc.SamContext) -> bool:
+    """True when the mask of low-res ``logits`` covers under half of the image: an object to protect
+    from a negative click, not a mask of the background (a first click can give one)."""
+    h, w = valid_shape(context.input_size)
+    return np.count_nonzero(logits[:h, :w] > 0) < 0.5 * h * w
 
 
 def _state_of(prompt: Prompt) -> SamClickState | None:
@@ -258,18 +280,21 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
     low_res, iou = decode_all(engine, frame_ctx, coords, labels, previous)
     n_sparse = coords.shape[1]
     ambiguous = multimask and n_sparse <= 2 and len(iou) == 4
-    order = (rank_multimask(low_res, iou, options.first_by_stability) if ambiguous
-             else [choose_mask(low_res, iou, n_sparse, options)])
     points_input = sc.transform_points(local.points, frame_ctx.orig_size)
+    last = None
+    if len(points_input):
+        lx, ly = np.clip(points_input[-1] // LOW_RES_STRIDE, 0, sc.LOW_RES - 1).astype(int)
+        last = (int(lx), int(ly), int(local.labels[-1]))
+    order = (rank_multimask(low_res, iou, options.first_by_stability) if ambiguous
+             else [choose_mask(low_res, iou, n_sparse, options, last)])
     state = _state_of(prompt)
     job = state.zoom if state is not None and options.zoom_in else None
     out = []
     for index in order:
         fed = low_res[index]
         if (options.negative_reach and len(prompt.labels) and prompt.labels[-1] == 0 and previous is not None
-                and state is not None and state.score >= CONFIDENT_IOU):
-            lx, ly = np.clip(points_input[-1] // LOW_RES_STRIDE, 0, sc.LOW_RES - 1).astype(int)
-            fed = keep_far_foreground(previous, fed, int(lx), int(ly), options.negative_reach)
+                and state is not None and state.score >= CONFIDENT_IOU and _is_object(previous, frame_ctx)):
+            fed = keep_far_foreground(previous, fed, last[0], last[1], options.negative_reach)
         shown = fed if options.postprocess is None else postprocess_logits(
             fed, frame_ctx.input_size, points_input, local.labels, options.postprocess)
         cand = _candidate(context, frame_ctx, frame, shown, float(iou[index]), SamClickState(fed, frame, score=float(iou[index])))
