@@ -4,7 +4,9 @@ Both SAM engines call :func:`predict` unless their ``interactive`` options say `
 passed straight through, as before issue 15). Per interaction:
 
 1. **One decoder call, four masks** (:func:`segtool.engines.sam_decoding.decode_all`): every click,
-   the box and the previous low-res mask, as SAM is meant to be prompted.
+   the box and the previous low-res mask, as SAM is meant to be prompted. (Extra decoder calls
+   without the previous mask or without the box were tried: on the tune split their masks were far
+   worse and predicted IoU could not tell, so none are made.)
 2. **Which mask** (:func:`choose_mask`). The stability score is segment-anything's (IoU of the mask
    thresholded at +offset and -offset).
 
@@ -16,20 +18,27 @@ passed straight through, as before issue 15). Per interaction:
    - Any other prompt follows SAM 2's ``dynamic_multimask_via_stability``: the single-mask output,
      unless its stability (offset 0.05) is below 0.98; then the best multi-mask output as above.
      SAM 2's constants, not ours.
-3. **Post-processing** of the chosen logits (:mod:`segtool.engines.sam_postprocess`): patch-grid
-   smoothing and removal of specks and pinholes scaled to the object.
-4. **Zoom-in** (optional, :mod:`segtool.engines.sam_zoom`): after the first click on a small object,
-   a crop around it is encoded in the background; later clicks decode on it once it is ready.
-5. **Refine edges** (optional): GrabCut re-decides a band along the mask's border
+   - A multi-mask output that puts the click just made on the wrong side is never taken (the
+     newest click is the annotator's latest word).
+3. **Negative-click reach** (:func:`keep_far_foreground`): a negative click may not make the decoder
+   drop parts of a trusted object far from the click.
+4. **Post-processing** of the chosen logits (:mod:`segtool.engines.sam_postprocess`): removal of
+   specks and pinholes scaled to the object (patch-grid smoothing is available, off by default).
+5. **Zoom-in** (optional, :mod:`segtool.engines.sam_zoom`): after the first interaction on a small
+   object a crop around it is encoded in the background; later clicks decode on it once it is ready.
+6. **Refine edges** (optional): GrabCut re-decides a narrow band along the mask's border
    (:class:`segtool.engines.graphcut.GrabCutEngine` with ``Prompt.mask``).
 
-The previous low-res logits fed back to the decoder are the chosen output's raw logits (what SAM was
-trained with), in the frame (whole image or zoom crop) they were decoded in; :class:`SamClickState`
-carries them and the zoom job from one click to the next (``Candidate.state`` -> ``Prompt.state``).
+The previous low-res logits fed back to the decoder are the chosen output's logits (after step 3,
+before step 4: what SAM was trained with), in the frame (whole image or zoom crop) they were decoded
+in; :class:`SamClickState` carries them and the zoom job from one click to the next
+(``Candidate.state`` -> ``Prompt.state``).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,6 +318,7 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
 
 
 _grabcut_contexts: dict[int, tuple[Any, Any]] = {}
+_grabcut_lock = threading.Lock()
 
 
 def _grabcut_context(image: np.ndarray) -> Any:
@@ -316,15 +326,15 @@ def _grabcut_context(image: np.ndarray) -> Any:
     from segtool.engines.graphcut import GrabCutEngine  # noqa: PLC0415
 
     key = id(image)
-    hit = _grabcut_contexts.get(key)
-    if hit is not None and hit[0]() is image:
-        return hit[1]
-    import weakref  # noqa: PLC0415
-
-    while len(_grabcut_contexts) >= 2:
-        _grabcut_contexts.pop(next(iter(_grabcut_contexts)))
+    with _grabcut_lock:
+        hit = _grabcut_contexts.get(key)
+        if hit is not None and hit[0]() is image:
+            return hit[1]
     ctx = GrabCutEngine().prepare(image)
-    _grabcut_contexts[key] = (weakref.ref(image), ctx)
+    with _grabcut_lock:
+        while len(_grabcut_contexts) >= 2:
+            _grabcut_contexts.pop(next(iter(_grabcut_contexts)))
+        _grabcut_contexts[key] = (weakref.ref(image), ctx)
     return ctx
 
 
