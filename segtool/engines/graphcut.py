@@ -171,7 +171,7 @@ class GrabCutEngine:
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
                  refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
-                 click_hard_fraction: float = 0.8) -> None:
+                 click_hard_fraction: float = 0.8, zoom_follow_up: bool = False) -> None:
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -184,6 +184,7 @@ class GrabCutEngine:
         self.prior_weight = float(prior_weight)
         self.data_power = float(data_power)
         self.click_hard_fraction = float(click_hard_fraction)
+        self.zoom_follow_up = bool(zoom_follow_up)
 
     # ------------------------------------------------------------------ prepare
     def prepare(self, image: np.ndarray) -> GrabCutContext:
@@ -313,10 +314,30 @@ class GrabCutEngine:
             labels[(hard > 0) & (labels != (cv2.GC_BGD if lab else cv2.GC_FGD))] = (
                 cv2.GC_FGD if lab else cv2.GC_BGD)
 
+    def _zoomed_roi(self, state: GrabCutState, h: int, w: int) -> tuple[int, int, int, int]:
+        """The ROI of a follow-up: the state's, shrunk to the current mask's box plus the box margin
+        when that is smaller (a click-only start cuts the whole image; later clicks then work at
+        the finer resolution a box start gets)."""
+        fg = np.isin(state.labels, _FG_VALUES)
+        if not fg.any():
+            return state.roi
+        ys, xs = np.nonzero(fg)
+        x0, y0 = state.roi[:2]
+        box = (int(x0 + xs.min() / state.scale), int(y0 + ys.min() / state.scale),
+               int(np.ceil(x0 + (xs.max() + 1) / state.scale)), int(np.ceil(y0 + (ys.max() + 1) / state.scale)))
+        grown = self._box_roi(box, h, w)
+        inside = (max(grown[0], state.roi[0]), max(grown[1], state.roi[1]), min(grown[2], state.roi[2]),
+                  min(grown[3], state.roi[3]))
+        area = (inside[2] - inside[0]) * (inside[3] - inside[1])
+        full = (state.roi[2] - state.roi[0]) * (state.roi[3] - state.roi[1])
+        return inside if area < 0.8 * full else state.roi
+
     def _continue(self, ctx: GrabCutContext, prompt: Prompt, state: GrabCutState):
         """ROI, scale and working labels that continue ``state`` (ROI grown to hold every click)."""
         h, w = ctx.height, ctx.width
         roi = state.roi
+        if self.zoom_follow_up:
+            roi = self._zoomed_roi(state, h, w)
         pts = prompt.points
         if len(pts):
             pad = max(16.0, 4 * self.click_radius)
@@ -333,12 +354,11 @@ class GrabCutEngine:
         if prompt.mask is not None and prompt.mask.shape == (h, w):
             prev = prompt.mask[roi[1]:roi[3], roi[0]:roi[2]].astype(np.uint8)
         else:
-            prev = np.zeros((roi[3] - roi[1], roi[2] - roi[0]), np.uint8)
-            ox, oy = state.roi[0] - roi[0], state.roi[1] - roi[1]
+            whole = np.zeros((h, w), np.uint8)
             fg = np.isin(old, _FG_VALUES).astype(np.uint8)
-            fg = cv2.resize(fg, (state.roi[2] - state.roi[0], state.roi[3] - state.roi[1]),
-                            interpolation=cv2.INTER_NEAREST)
-            prev[oy:oy + fg.shape[0], ox:ox + fg.shape[1]] = fg
+            whole[state.roi[1]:state.roi[3], state.roi[0]:state.roi[2]] = cv2.resize(
+                fg, (state.roi[2] - state.roi[0], state.roi[3] - state.roi[1]), interpolation=cv2.INTER_NEAREST)
+            prev = whole[roi[1]:roi[3], roi[0]:roi[2]]
         prev = cv2.resize(prev, size, interpolation=cv2.INTER_NEAREST)
         return roi, scale, np.where(prev > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
 
@@ -411,6 +431,7 @@ class GrabCutEngine:
             return fg_seed
         try:
             if mode != cv2.GC_EVAL:
+                cv2.setRNGSeed(0)  # OpenCV's k-means start: the same answer whatever ran before
                 cv2.grabCut(work, labels, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
             colours = work.reshape(-1, 3).astype(np.float32)
             factor = scale ** self.data_power

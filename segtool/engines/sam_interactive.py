@@ -10,7 +10,10 @@ passed straight through, as before issue 15). Per interaction:
 2. **Which mask** (:func:`choose_mask`). The stability score is segment-anything's (IoU of the mask
    thresholded at +offset and -offset).
 
-   - An ambiguous prompt (one click, or a box alone) takes the multi-mask output with the highest
+   - A box alone takes the single-mask output, as SAM's predictor examples decode a box
+     (``multimask_output=False``); on the tune split its box-first NoC@90 was 2.00 against 2.33
+     for the best multi-mask output.
+   - One click alone (an ambiguous prompt) takes the multi-mask output with the highest
      predicted IoU x stability (offset 1.0, segment-anything's ``stability_score_offset``). SAM
      itself ranks by predicted IoU alone; the small model's IoU head favours its largest mask
      (on the tune split of the GrabCut set the first click's mean IoU was 0.54 by predicted IoU and
@@ -89,6 +92,10 @@ class InteractiveOptions:
     first_by_stability : rank an ambiguous prompt's masks by predicted IoU x stability (False: by
         predicted IoU, as SAM).
     sam2_follow_up : SAM 2's stability fallback for other prompts (False: the single-mask output, as SAM).
+    box_single : a box alone takes the single-mask output (SAM's predictor examples decode a box with
+        ``multimask_output=False``; False: the best multi-mask output, as the ONNX export's
+        ``select_masks`` does for two sparse points).
+    confident_iou : see :data:`CONFIDENT_IOU`.
     """
 
     raw: bool = False
@@ -98,6 +105,9 @@ class InteractiveOptions:
     negative_reach: float | None = NEGATIVE_REACH
     first_by_stability: bool = True
     sam2_follow_up: bool = True
+    box_single: bool = True
+    confident_iou: float = CONFIDENT_IOU
+    object_fraction: float = 0.5
 
 
 @dataclass
@@ -201,11 +211,11 @@ def keep_far_foreground(previous: np.ndarray, logits: np.ndarray, x: int, y: int
     return out
 
 
-def _is_object(logits: np.ndarray, context: sc.SamContext) -> bool:
+def _is_object(logits: np.ndarray, context: sc.SamContext, fraction: float = 0.5) -> bool:
     """True when the mask of low-res ``logits`` covers under half of the image: an object to protect
     from a negative click, not a mask of the background (a first click can give one)."""
     h, w = valid_shape(context.input_size)
-    return np.count_nonzero(logits[:h, :w] > 0) < 0.5 * h * w
+    return np.count_nonzero(logits[:h, :w] > 0) < fraction * h * w
 
 
 def _state_of(prompt: Prompt) -> SamClickState | None:
@@ -290,19 +300,22 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
     n_sparse = coords.shape[1]
     ambiguous = multimask and n_sparse <= 2 and len(iou) == 4
     points_input = sc.transform_points(local.points, frame_ctx.orig_size)
-    last = None
-    if len(points_input):
-        lx, ly = np.clip(points_input[-1] // LOW_RES_STRIDE, 0, sc.LOW_RES - 1).astype(int)
-        last = (int(lx), int(ly), int(local.labels[-1]))
-    order = (rank_multimask(low_res, iou, options.first_by_stability) if ambiguous
-             else [choose_mask(low_res, iou, n_sparse, options, last)])
+    cells = np.clip(np.asarray(points_input).reshape(-1, 2) // LOW_RES_STRIDE, 0, sc.LOW_RES - 1).astype(int)
+    clicks = [(int(x), int(y), int(lab)) for (x, y), lab in zip(cells, local.labels, strict=True)]
+    last = clicks[-1] if clicks else None
+    if ambiguous:
+        order = rank_multimask(low_res, iou, options.first_by_stability)
+    elif options.box_single and not clicks:
+        order = [0]
+    else:
+        order = [choose_mask(low_res, iou, n_sparse, options, last)]
     state = _state_of(prompt)
     job = state.zoom if state is not None and options.zoom_in else None
     out = []
     for index in order:
         fed = low_res[index]
         if (options.negative_reach and len(prompt.labels) and prompt.labels[-1] == 0 and previous is not None
-                and state is not None and state.score >= CONFIDENT_IOU and _is_object(previous, frame_ctx)):
+                and state is not None and state.score >= options.confident_iou and _is_object(previous, frame_ctx, options.object_fraction)):
             fed = keep_far_foreground(previous, fed, last[0], last[1], options.negative_reach)
         shown = fed if options.postprocess is None else postprocess_logits(
             fed, frame_ctx.input_size, points_input, local.labels, options.postprocess)
