@@ -19,6 +19,11 @@ resolution (256x256, so they cost well under a millisecond whatever the image si
    click, a separate part the user added with a positive one). Flipping is done on the logits
    (``+-max(|l|, margin)``), so the later bilinear upscaling keeps the result.
 
+3. :func:`remove_crop_specks` repeats the island and hole removal on the upscaled crop: bilinear
+   upscaling can split a region that is connected at low resolution (cells touching at a corner,
+   thin necks), leaving specks of a few pixels in the full-resolution mask. The limit is the same
+   area, converted to image pixels.
+
 Conventions: logits float32 ``(256, 256)``; only the part covering the image (``valid_shape``) is
 analysed, the padding of SAM's square input is left as it is. Points are low-res ``(x, y)``.
 """
@@ -137,3 +142,34 @@ def postprocess_logits(low_res: np.ndarray, input_size: tuple[int, int], points_
         (pos if lab == 1 else neg).append((cx, cy))
     out[:h, :w] = remove_small_regions(out[:h, :w], pos, neg, options)
     return out
+
+
+def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.ndarray, labels: np.ndarray,
+                       pixels_per_cell: float, options: PostprocessOptions | None = None) -> np.ndarray:
+    """A candidate's bool ``(h, w)`` crop with islands and holes below the object-scaled limit flipped.
+
+    Parameters
+    ----------
+    crop : bool ``(h, w)`` mask crop whose top-left pixel is image pixel ``offset`` ``(x0, y0)``.
+    points : float ``(N, 2)`` clicks in image pixels ``(x, y)``; labels int ``(N,)`` 1/0.
+    pixels_per_cell : image pixels per low-res cell (``(LOW_RES_STRIDE / scale) ** 2``).
+    """
+    options = options or PostprocessOptions()
+    crop = np.asarray(crop, bool)
+    area = int(np.count_nonzero(crop))
+    if area == 0:
+        return crop
+    h, w = crop.shape
+    pos, neg = [], []
+    for (x, y), lab in zip(np.asarray(points, np.float64).reshape(-1, 2), np.asarray(labels).reshape(-1),
+                           strict=True):
+        cx, cy = int(x) - offset[0], int(y) - offset[1]
+        if 0 <= cx < w and 0 <= cy < h:
+            (pos if lab == 1 else neg).append((cx, cy))
+    logits = np.where(crop, 1.0, -1.0).astype(np.float32)
+    limit_options = PostprocessOptions(relative_area=options.relative_area,
+                                       min_cells=int(np.ceil(options.min_cells * pixels_per_cell)))
+    padded = np.pad(logits, 1, constant_values=-1.0)  # the crop's outside is background
+    pos = [(x + 1, y + 1) for x, y in pos]
+    neg = [(x + 1, y + 1) for x, y in neg]
+    return remove_small_regions(padded, pos, neg, limit_options)[1:-1, 1:-1] > 0

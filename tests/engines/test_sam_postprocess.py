@@ -19,6 +19,7 @@ from segtool.engines.sam_postprocess import (
     GRID_KERNEL,
     PostprocessOptions,
     postprocess_logits,
+    remove_crop_specks,
     remove_small_regions,
     smooth_logits,
     valid_shape,
@@ -118,3 +119,14 @@ def test_only_the_image_part_of_the_padded_input_is_analysed():
     logits[200:203, 10:13] = 3.0  # an island in the padding of a 768-high image: left alone
     out = postprocess_logits(logits, (768, 1024), np.zeros((0, 2)), np.zeros(0, int))
     assert out[201, 11] > 0 and out[50, 50] > 0
+
+
+def test_crop_specks_go_at_full_resolution_unless_clicked():
+    crop = np.zeros((60, 80), bool)
+    crop[10:50, 10:50] = True  # the object: 1600 pixels
+    crop[30, 60] = True  # a one-pixel speck, as bilinear upscaling leaves at a corner-touching cell
+    crop[5:7, 70:72] = True  # a 4-pixel speck holding a positive click
+    crop[20, 20] = False  # a pinhole
+    out = remove_crop_specks(crop, (100, 200), np.array([[170.0, 205.0]]), np.array([1]), pixels_per_cell=1.0)
+    assert not out[30, 60] and out[20, 20] and out[5, 70]
+    assert counts(out) == (2, 0) and out[10:50, 10:50].all()
