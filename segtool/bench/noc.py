@@ -133,6 +133,8 @@ def summarize(engine: str, traces: list[Trace], max_clicks: int, first: str,
         "median_seconds_per_click": float(np.median(per_click)) if per_click else 0.0,
         "seconds_prepare_mean": float(np.mean([t.prepare_seconds for t in traces])),
         "background_seconds_per_image": float(np.mean([t.background_seconds for t in traces])),
+        "background_encodes_per_image": float(np.mean([t.background_jobs for t in traces])),
+        "background_encode_seconds_per_image": float(np.mean([t.background_encode_seconds for t in traces])),
         "images": [{"name": t.name, "ious": [round(v, 5) for v in t.ious],
                     "noc85": t.clicks_to(0.85, max_clicks), "noc90": t.clicks_to(0.90, max_clicks),
                     "clicks": [[c.x, c.y, int(c.positive)] for c in t.clicks],
@@ -175,17 +177,19 @@ def format_table(reports: list[dict[str, Any]]) -> str:
         cols = [k for k in (1, 2, 3, 5, 10, 20) if k <= len(miou)]
         lines += [f"engine {block[0]['engine']}  images={block[0]['n_images']}  {block[0]['protocol']}",
                   f"{'variant':<21}{'NoC@85':>7}{'NoC@90':>7}" + "".join(f"{'mIoU@' + str(k):>9}" for k in cols)
-                  + f"{'BF@' + str(cols[-1]):>7}{'harmful':>14}{'s/click':>9}{'bg s/img':>9}"]
+                  + f"{'BF@' + str(cols[-1]):>7}{'harmful':>14}{'s/click':>9}{'bg s/img':>9}{'enc s/img':>10}"]
         for r in block:
             m, bf = r["miou_at_click"], r["boundary_f_at_click"]
             harm = f"{r['harmful_clicks']}/{r['follow_up_clicks']} {100 * r['harmful_share']:.1f}%"
             lines.append(f"{r['variant']:<21}{r['noc85']:7.2f}{r['noc90']:7.2f}"
                          + "".join(f"{m[k - 1]:9.3f}" for k in cols)
                          + f"{bf[cols[-1] - 1]:7.3f}{harm:>14}{r['seconds_per_click']:9.4f}"
-                         + f"{r['background_seconds_per_image']:9.3f}")
+                         + f"{r['background_seconds_per_image']:9.3f}"
+                         + f"{r.get('background_encode_seconds_per_image', 0.0):10.3f}")
         lines.append("")
     lines.append(f"harmful = follow-up clicks lowering IoU by > {HARMFUL_DROP}; BF = boundary F-measure at "
-                 f"{BOUNDARY_TOLERANCE:g} px; bg s/img = waiting for background work (zoom-in encodes) per image")
+                 f"{BOUNDARY_TOLERANCE:g} px; bg s/img = waiting for background work (zoom-in encodes) per image; "
+                 "enc s/img = encoder seconds of those background encodes per image (one object each)")
     return "\n".join(lines)
 
 

@@ -71,6 +71,9 @@ class Trace:
     made: list[bool] = field(default_factory=list)
     #: seconds spent waiting for an engine's background work (zoom-in crop encodes) per image
     background_seconds: float = 0.0
+    #: encoder seconds of the background jobs (zoom-in crop encodes) started on this image, and their count
+    background_encode_seconds: float = 0.0
+    background_jobs: int = 0
 
     def follow_up_deltas(self) -> list[float]:
         """IoU change of each interaction made after the first one (``IoU_k - IoU_{k-1}``)."""
@@ -157,6 +160,7 @@ def run_robot(engine: Any, context: Any, sample: Sample, *, max_clicks: int = 20
     prompt = Prompt()
     pred = np.zeros_like(sample.gt)
     not_clicked = None if repeat_clicks else np.ones(sample.gt.shape, bool)
+    jobs: dict[int, Any] = {}  # background jobs seen (zoom-in encodes), kept alive until counted
     for step in range(max_clicks):
         if step == 0 and first == "box":
             prompt.box = gt_box(sample.gt)
@@ -182,6 +186,11 @@ def run_robot(engine: Any, context: Any, sample: Sample, *, max_clicks: int = 20
         trace.boundary_f.append(boundary_f_measure(pred, sample.gt, sample.ignore, boundary_tolerance))
         trace.made.append(True)
         trace.background_seconds += _settle(best)
+        job = getattr(best.state, "zoom", None)
+        if job is not None and id(job) not in jobs:
+            jobs[id(job)] = job
+    trace.background_jobs = len(jobs)
+    trace.background_encode_seconds = float(sum(getattr(j, "seconds", 0.0) for j in jobs.values()))
     return trace
 
 

@@ -326,7 +326,7 @@ class GrabCutEngine:
         when that is smaller (a click-only start cuts the whole image; later clicks then work at
         the finer resolution a box start gets)."""
         fg = np.isin(state.labels, _FG_VALUES)
-        if not fg.any():
+        if state.roi != (0, 0, w, h) or not fg.any():  # only a click-only start cut the whole image
             return state.roi
         ys, xs = np.nonzero(fg)
         x0, y0 = state.roi[:2]

@@ -80,6 +80,9 @@ OBJECT_FRACTION = 0.75
 #: Refine edges re-decides a band of this many low-res pixels (SAM's mask resolution: 4 model-input
 #: pixels each) on either side of SAM's border, at least 3 image pixels.
 REFINE_BAND_LOW_RES = 2.0
+#: Refine edges cuts at full resolution up to this many ROI pixels (a coarser GrabCut grid decides
+#: the band pixel by pixel and gives ragged edges).
+REFINE_MAX_PIXELS = 60_000
 
 
 @dataclass(frozen=True)
@@ -374,7 +377,7 @@ def refine_edges(context: sc.SamContext, cand: Candidate) -> Candidate:
         return cand
     x0, y0, x1, y1 = cand.bbox
     band = max(3.0, REFINE_BAND_LOW_RES * LOW_RES_STRIDE / context.scale)  # image pixels
-    engine = GrabCutEngine(refine_band=band / max(x1 - x0, y1 - y0))
+    engine = GrabCutEngine(refine_band=band / max(x1 - x0, y1 - y0), max_pixels=REFINE_MAX_PIXELS)
     refined = engine.predict(_grabcut_context(context.image), Prompt(mask=cand.mask))[0]
     if refined.is_empty():
         return cand
