@@ -39,13 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=_lazy("segtool.bench.store_bench:run"))
 
-    p = bsub.add_parser("noc", help="robot-user clicks: NoC@85/90, mIoU after k clicks")
+    p = bsub.add_parser("noc", help="robot-user clicks: NoC@85/90, mIoU after k clicks, harmful clicks")
     p.add_argument("--engine", choices=sorted(ENGINES), default="sam-onnx")
     p.add_argument("--model", type=Path, default=None, help="model directory or checkpoint (SAM engines)")
     p.add_argument("--dataset", type=Path, required=True, help="folder with images/ and masks/")
-    p.add_argument("--first", choices=["click", "box"], default="click")
+    p.add_argument("--first", choices=["click", "box", "both"], default="click",
+                   help="click: clicks only (the literature's protocol); box: the ground-truth box first; "
+                        "both: each reported apart")
     p.add_argument("--max-clicks", type=int, default=20)
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
+    p.add_argument("--split", choices=["all", "tune", "heldout"], default="all",
+                   help="tune: every 4th image by name (where segtool's constants were chosen); heldout: the rest")
+    p.add_argument("--raw", action="store_true",
+                   help="the engine's behaviour before issue 15 (SAM output passed straight through)")
+    p.add_argument("--before-after", action="store_true", help="raw and default side by side in one run")
+    p.add_argument("--variants", default=None,
+                   help="comma list run side by side: raw, default, zoom-in, refine-edges, zoom-in+refine-edges")
+    p.add_argument("--repeat-clicks", action="store_true",
+                   help="the pre-issue-15 robot, which may click a pixel again (RITM never does)")
     p.add_argument("--device", default=None)
     p.add_argument("--encoder", choices=["fp32", "int8"], default=None,
                    help="sam-onnx only: the installed encoder or its int8 variant (default: segtool's choice)")

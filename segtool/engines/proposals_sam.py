@@ -36,6 +36,7 @@ import numpy as np
 
 from segtool.engines import sam_common as sc
 from segtool.engines.proposals import Proposal, ProposalConfig, box_nms, mask_nms
+from segtool.engines.sam_postprocess import postprocess_logits
 from segtool.engines.sam_upscale import mask_crop, up_window
 
 #: The budget never goes below this many points (or the whole grid, when it is smaller).
@@ -132,8 +133,10 @@ class _Walker:
                     continue
                 stability, inside, r0, c0 = filtered
                 self.novel[b] |= self._is_novel(inside, r0, c0)
-                self.found.append(_Found(np.array(logits, np.float32), float(score), stability,
-                                         (float(points[b, 0]), float(points[b, 1]))))
+                # issue 15: the interactive path's clean-up of specks and pinholes (sam_postprocess)
+                kept = postprocess_logits(logits, self.input_size, sc.transform_points(points[b:b + 1], self.crop_hw),
+                                          np.ones(1, int))
+                self.found.append(_Found(kept, float(score), stability, (float(points[b, 0]), float(points[b, 1]))))
                 cover = self.cover[r0:r0 + inside.shape[0], c0:c0 + inside.shape[1]]
                 area = np.float32(np.count_nonzero(inside) / self.cover.size)
                 np.minimum(cover, area, out=cover, where=inside)

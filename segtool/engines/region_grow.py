@@ -25,6 +25,7 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.follow_up import FollowUpEngine
 
 #: OpenCV 8-bit Lab stores L* scaled by 255/100; a*, b* are offset by 128 in Lab units.
 _L_SCALE = 255.0 / 100.0
@@ -104,7 +105,7 @@ def _checked_box(prompt: Prompt, h: int, w: int) -> tuple[int, int, int, int] | 
     return bx
 
 
-class MagicWandEngine:
+class MagicWandEngine(FollowUpEngine):
     """Magic wand: flood fill in Lab from each click (see the module docstring for the seed rules).
 
     Parameters
@@ -152,7 +153,7 @@ class MagicWandEngine:
         cv2.floodFill(np.ascontiguousarray(lab), ff, (x - x0, y - y0), 0, d, d, flags)
         return ff[1:-1, 1:-1].view(bool)  # fill value 1: a bool view, no copy
 
-    def predict(self, context: LabContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
+    def _predict(self, context: LabContext, prompt: Prompt) -> list[Candidate]:
         """One candidate: bool ``(H, W)`` union of positive selections minus negative ones.
 
         Without a box the mask may be a (non-contiguous) view of the flood-fill buffer: no copy
@@ -187,7 +188,7 @@ class MagicWandEngine:
         return [Candidate(mask=mask, score=1.0)]
 
 
-class SeededRegionGrowEngine:
+class SeededRegionGrowEngine(FollowUpEngine):
     """Seeded region growing from several positive and negative seeds (rules in the module docstring).
 
     Parameters
@@ -232,7 +233,7 @@ class SeededRegionGrowEngine:
         _, _, centres = cv2.kmeans(cols, k, None, crit, 1, cv2.KMEANS_PP_CENTERS)
         return centres
 
-    def predict(self, context: LabContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
+    def _predict(self, context: LabContext, prompt: Prompt) -> list[Candidate]:
         """One candidate bool ``(H, W)``; :class:`PromptError` for an empty/outside prompt or tiny box."""
         h, w = context.height, context.width
         check_prompt_inside(prompt, h, w)

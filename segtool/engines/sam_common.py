@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +43,9 @@ class SamContext:
     scale : ``1024 / max(H, W)``.
     model_id : id of the model that computed the embedding.
     cache_hit : True when the embedding came from the embedding cache.
+    image : the RGB uint8 ``(H, W, 3)`` image itself (a reference, not a copy), for work that needs
+        pixels after ``prepare``: zoom-in crops and edge refinement
+        (:mod:`segtool.engines.sam_interactive`). None where the caller did not keep it.
     """
 
     embedding: np.ndarray
@@ -51,6 +54,7 @@ class SamContext:
     scale: float
     model_id: str
     cache_hit: bool = False
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def resized_shape(height: int, width: int, long_side: int = INPUT_SIZE) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from segtool.core.errors import ModelError
-from segtool.engines import onnx_variants
+from segtool.engines import onnx_variants, sam_interactive
 from segtool.engines import sam_common as sc
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import onnx_providers
@@ -125,6 +125,8 @@ class SamOnnxEngine:
         self.point_batch = CUDA_POINT_BATCH if "CUDAExecutionProvider" in self.providers else CPU_POINT_BATCH
         self.model_id = "onnx-" + enc_hash[:16] + ("-int8" if self.encoder_precision == "int8" else "")
         self.cache = default_cache() if cache is True else (cache or None)
+        #: how a click is answered (:class:`segtool.engines.sam_interactive.InteractiveOptions`)
+        self.interactive = sam_interactive.InteractiveOptions()
 
     @property
     def full_decoder(self):
@@ -165,7 +167,8 @@ class SamOnnxEngine:
         else:
             key = embedding_key(sc.content_key(image, content_hash), self.model_id, sc.PREPROCESS_VERSION)
             embedding, hit = self.cache.get_or_compute(key, lambda: self.encode(rgb)[0])
-        return sc.SamContext(embedding, orig, sc.resized_shape(*orig), sc.INPUT_SIZE / max(orig), self.model_id, hit)
+        return sc.SamContext(embedding, orig, sc.resized_shape(*orig), sc.INPUT_SIZE / max(orig), self.model_id, hit,
+                             image=image)
 
     # -- predict --------------------------------------------------------------------------------
     def _feeds(self, context: sc.SamContext, coords: np.ndarray, labels: np.ndarray,
@@ -223,6 +226,9 @@ class SamOnnxEngine:
         PromptError
             Empty prompt, a click or box outside the image, logits of the wrong shape.
         """
+        if not self.interactive.raw:  # segtool's click policy (issue 15); raw = SAM's output as is
+            sc.validate_prompt(prompt, context.orig_size)
+            return sam_interactive.predict(self, context, prompt, multimask=multimask, options=self.interactive)
         low, iou = self.decode_low_res(context, prompt)
         return sc.candidates_from_decoder(low, iou, context, sc.sparse_count(prompt), multimask)
 

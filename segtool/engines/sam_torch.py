@@ -24,6 +24,7 @@ import numpy as np
 
 from segtool.core.errors import ModelError
 from segtool.engines import sam_common as sc
+from segtool.engines import sam_interactive
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import torch_device
 from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_key
@@ -145,6 +146,8 @@ class SamTorchEngine:
         if precision == "auto" and self.device.type == "cuda":
             self.autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.cache = default_cache() if cache is True else (cache or None)
+        #: how a click is answered (:class:`segtool.engines.sam_interactive.InteractiveOptions`)
+        self.interactive = sam_interactive.InteractiveOptions()
 
     @staticmethod
     def _load_state(net, state: dict[str, Any], path: Path) -> None:
@@ -185,7 +188,8 @@ class SamTorchEngine:
         else:
             key = embedding_key(sc.content_key(image, content_hash), self.model_id, sc.PREPROCESS_VERSION)
             embedding, hit = self.cache.get_or_compute(key, lambda: self.encode(rgb))
-        return sc.SamContext(embedding, orig, sc.resized_shape(*orig), sc.INPUT_SIZE / max(orig), self.model_id, hit)
+        return sc.SamContext(embedding, orig, sc.resized_shape(*orig), sc.INPUT_SIZE / max(orig), self.model_id, hit,
+                             image=image)
 
     def _decode(self, context: sc.SamContext, coords: np.ndarray, labels: np.ndarray,
                 mask_logits: np.ndarray | None):
@@ -240,6 +244,9 @@ class SamTorchEngine:
 
         ``multimask=True`` returns SAM's 3 candidates sorted by predicted IoU.
         """
+        sc.validate_prompt(prompt, context.orig_size)
+        if not self.interactive.raw:  # segtool's click policy (issue 15); raw = SAM's output as is
+            return sam_interactive.predict(self, context, prompt, multimask=multimask, options=self.interactive)
         low, iou = self.decode_low_res(context, prompt)
         return sc.candidates_from_decoder(low, iou, context, sc.sparse_count(prompt), multimask)
 

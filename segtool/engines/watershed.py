@@ -3,9 +3,11 @@
 How a :class:`~segtool.engines.base.Prompt` becomes seeds:
 
 - **watershed** (:class:`WatershedEngine`): positive clicks (discs of ``click_radius``) and positive
-  scribbles are object markers, negative ones background markers. Without any negative seed, the
-  border of the region of interest is a background marker; with a box, the box outline is (the
+  scribbles are object markers, negative ones background markers. Without a box, the image border
+  is a background marker too (except under positive seeds); with a box, the box outline is (the
   object cannot leave the box) and the box centre is an object marker when no positive seed exists.
+  (Before issue 15 the border stopped being a marker at the first negative seed, so the object
+  swapped for the whole rest of the image; ``raw = True`` keeps that behaviour for comparisons.)
   ``cv2.watershed`` floods the smoothed image from the markers on a working grid of at most
   ``max_pixels``; on larger photos only a band along the upsampled boundary is flooded again at
   full resolution.
@@ -24,6 +26,7 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.follow_up import FollowUpEngine
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _BG, _FG = 1, 2
@@ -51,7 +54,7 @@ class WatershedContext:
     width: int
 
 
-class WatershedEngine:
+class WatershedEngine(FollowUpEngine):
     """Marker watershed (seed rules in the module docstring).
 
     Parameters
@@ -96,7 +99,7 @@ class WatershedEngine:
             if not pos.any():
                 cx, cy = (bx[0] + bx[2]) // 2, (bx[1] + bx[3]) // 2
                 cv2.circle(pos.view(np.uint8), (cx, cy), max(1, int(self.click_radius * scale)), 1, -1)
-        elif not neg.any():  # 2 pixels wide: cv2.watershed overwrites the outermost frame with -1
+        elif not neg.any() or not self.raw:  # 2 pixels wide: cv2.watershed overwrites the outermost frame
             neg[:2, :] = neg[-2:, :] = True
             neg[:, :2] = neg[:, -2:] = True
             neg &= ~pos
@@ -104,7 +107,7 @@ class WatershedEngine:
         markers[pos] = _FG
         return markers
 
-    def predict(self, context: WatershedContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
+    def _predict(self, context: WatershedContext, prompt: Prompt) -> list[Candidate]:
         """One candidate: bool ``(H, W)`` object basin; :class:`PromptError` for an empty/outside prompt."""
         h, w = context.height, context.width
         check_prompt_inside(prompt, h, w)
@@ -169,7 +172,7 @@ class SuperpixelContext:
     edges: np.ndarray
 
 
-class SuperpixelEngine:
+class SuperpixelEngine(FollowUpEngine):
     """SLIC superpixels; a click adds or removes a whole region (rules in the module docstring).
 
     Parameters
@@ -221,6 +224,9 @@ class SuperpixelEngine:
         pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
         return SuperpixelContext(labels, count, areas, colours, pairs)
 
+    def _image_size(self, context: SuperpixelContext) -> tuple[int, int]:
+        return (int(context.labels.shape[0]), int(context.labels.shape[1]))
+
     def _group(self, ctx: SuperpixelContext, seed: int, blocked: np.ndarray) -> np.ndarray:
         """Region ids connected to ``seed`` through adjacent regions of similar mean colour, never
         through the ``blocked`` region ids (those clicked with the opposite label)."""
@@ -237,7 +243,7 @@ class SuperpixelEngine:
         _, comp = connected_components(graph, directed=False)
         return np.flatnonzero(comp == comp[seed])
 
-    def predict(self, context: SuperpixelContext, prompt: Prompt, *, multimask: bool = False) -> list[Candidate]:
+    def _predict(self, context: SuperpixelContext, prompt: Prompt) -> list[Candidate]:
         """One candidate: bool ``(H, W)`` union of the selected regions."""
         h, w = context.labels.shape
         check_prompt_inside(prompt, h, w)

@@ -21,7 +21,8 @@ FLOORS = {
     "grabcut": {"click": (0.86, 7.5), "box": (0.90, 5.0)},
     "watershed": {"click": (0.72, 8.5), "box": (0.80, 6.5)},
     "superpixel": {"click": (0.58, 10.0), "box": (0.65, 9.0)},
-    "region-grow": {"click": (0.55, 9.0), "box": (0.65, 9.0)},
+    # the follow-up discipline (issue 15) trades a little NoC for no flooding clicks: 8.5 -> 9.17 here
+    "region-grow": {"click": (0.55, 9.5), "box": (0.65, 9.0)},
     "wand": {"click": (0.35, 10.0), "box": (0.48, 10.0)},
 }
 

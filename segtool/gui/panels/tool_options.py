@@ -1,4 +1,4 @@
-"""The tool options dock: magic-wand tolerance, brush size, edge snapping, multi-mask output.
+"""The tool options dock: magic-wand tolerance, brush size, edge snapping, SAM multi-mask, zoom-in, refine edges.
 
 Every field goes through ``session.set_option`` and follows ``session.options_changed``, so the dock and
 the canvas keys (``[`` / ``]``) always show the same value. For a SAM model that gives a single mask per
@@ -33,14 +33,23 @@ class ToolOptionsPanel(QDockWidget):
         self.multimask = QCheckBox(self.tr("SAM multi-mask (Tab cycles)"), body)
         form.addRow(self.tr("Wand tolerance"), self.tolerance)
         form.addRow(self.tr("Brush radius"), self.brush)
+        self.zoom_in = QCheckBox(self.tr("SAM zoom-in on small objects"), body)
+        self.zoom_in.setToolTip(self.tr("After the first click, encode a crop around a small object in the "
+                                        "background and decode later clicks on it"))
+        self.refine_edges = QCheckBox(self.tr("SAM refine edges (GrabCut)"), body)
+        self.refine_edges.setToolTip(self.tr("Re-decide a narrow band along each SAM mask's border with GrabCut"))
         form.addRow(self.snap)
         form.addRow(self.multimask)
+        form.addRow(self.zoom_in)
+        form.addRow(self.refine_edges)
         self.setWidget(body)
         self.sync()
         self.tolerance.valueChanged.connect(lambda v: session.set_option("wand_tolerance", float(v)))
         self.brush.valueChanged.connect(lambda v: session.set_option("brush_radius", int(v)))
         self.snap.toggled.connect(lambda v: session.set_option("snap_edges", bool(v)))
         self.multimask.toggled.connect(lambda v: session.set_option("multimask", bool(v)))
+        self.zoom_in.toggled.connect(lambda v: session.set_option("sam_zoom_in", bool(v)))
+        self.refine_edges.toggled.connect(lambda v: session.set_option("sam_refine_edges", bool(v)))
         session.options_changed.connect(self._on_session_options_changed)
         session.sam_outputs_known.connect(self.set_sam_outputs)
 
@@ -49,7 +58,9 @@ class ToolOptionsPanel(QDockWidget):
         for widget, value in ((self.tolerance, float(self.options.wand_tolerance)),
                               (self.brush, int(self.options.brush_radius)),
                               (self.snap, bool(self.options.snap_edges)),
-                              (self.multimask, bool(self.options.multimask))):
+                              (self.multimask, bool(self.options.multimask)),
+                              (self.zoom_in, bool(self.options.sam_zoom_in)),
+                              (self.refine_edges, bool(self.options.sam_refine_edges))):
             widget.blockSignals(True)
             if isinstance(widget, QCheckBox):
                 widget.setChecked(value)

@@ -1,0 +1,175 @@
+"""Post-processing of SAM's low-res logits before thresholding: no patch grid, no specks.
+
+SAM's mask decoder upsamples a 64x64 token grid to its 256x256 low-res logits with two stride-2
+transposed convolutions. Where the model is unsure (logits near 0, typically after a few negative
+clicks, or across a textured background), the periodic pattern of those layers decides the sign,
+and the mask becomes a regular grid of holes and islands. Two steps remove that, both at low
+resolution (256x256, so they cost well under a millisecond whatever the image size):
+
+1. :func:`smooth_logits` convolves with the separable kernel ``[1, 2, 2, 2, 1] / 8``: the
+   convolution of a 4-wide and a 2-wide box, centred. Its frequency response is exactly zero at
+   period 4 (one ViT patch: 16 input pixels = 4 low-res pixels) and period 2 (the transposed
+   convolutions' checkerboard), so a pattern repeating with the patch grid is removed entirely,
+   while an edge moves by at most a sub-pixel (standard deviation 1.22 low-res pixels). No
+   constant is fitted: the kernel follows from the decoder's geometry.
+2. :func:`remove_small_regions` (what segment-anything's ``remove_small_regions`` does for
+   automatic masks, with the area scaled to the object): islands (8-connected) and holes
+   (4-connected) smaller than ``max(min_cells, relative_area * object area)`` low-res pixels are
+   flipped, except a region that holds a click of its own sign (a hole the user cut with a negative
+   click, a separate part the user added with a positive one). Flipping is done on the logits
+   (``+-max(|l|, margin)``), so the later bilinear upscaling keeps the result.
+
+3. :func:`remove_crop_specks` repeats the island and hole removal on the upscaled crop: bilinear
+   upscaling can split a region that is connected at low resolution (cells touching at a corner,
+   thin necks), leaving specks of a few pixels in the full-resolution mask. The limit is the same
+   area, converted to image pixels.
+
+Conventions: logits float32 ``(256, 256)``; only the part covering the image (``valid_shape``) is
+analysed, the padding of SAM's square input is left as it is. Points are low-res ``(x, y)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segtool.engines.sam_common import INPUT_SIZE, LOW_RES
+
+#: Model-input pixels per low-res pixel (1024 / 256).
+LOW_RES_STRIDE = INPUT_SIZE // LOW_RES
+#: The separable smoothing kernel: zero response at periods 4 (a ViT patch) and 2 (checkerboard).
+GRID_KERNEL = np.array([1, 2, 2, 2, 1], np.float32) / 8.0
+
+
+@dataclass(frozen=True)
+class PostprocessOptions:
+    """Parameters of :func:`postprocess_logits` (see the module docstring for why they are what they are).
+
+    Attributes
+    ----------
+    smooth : apply :func:`smooth_logits`.
+    relative_area : islands and holes below this fraction of the object's area are removed.
+    min_cells : ... and always those below this many low-res pixels (one ViT patch is 16).
+    margin : logit given to flipped pixels at least (keeps them on their new side after upscaling).
+    """
+
+    smooth: bool = False
+    relative_area: float = 0.01
+    min_cells: int = 16
+    margin: float = 0.5
+
+
+def smooth_logits(low_res: np.ndarray) -> np.ndarray:
+    """float32 ``(256, 256)`` logits convolved with :data:`GRID_KERNEL` in x and y (edges replicated)."""
+    low_res = np.asarray(low_res, np.float32)
+    return cv2.sepFilter2D(low_res, cv2.CV_32F, GRID_KERNEL, GRID_KERNEL, borderType=cv2.BORDER_REPLICATE)
+
+
+def valid_shape(input_size: tuple[int, int]) -> tuple[int, int]:
+    """``(h, w)`` of the low-res pixels that cover the resized image ``input_size`` (the rest is padding)."""
+    h, w = input_size
+    return (min(LOW_RES, -(-int(h) // LOW_RES_STRIDE)), min(LOW_RES, -(-int(w) // LOW_RES_STRIDE)))
+
+
+def _small_components(region: np.ndarray, connectivity: int, limit: float,
+                      protected: list[tuple[int, int]], keep_largest: bool) -> np.ndarray:
+    """Bool mask of the components of ``region`` smaller than ``limit`` pixels holding no
+    ``protected`` ``(x, y)`` pixel (and, with ``keep_largest``, not the largest one)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=connectivity)
+    if n <= 1:
+        return np.zeros(region.shape, bool)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    small = areas < limit
+    small[0] = False
+    if keep_largest:  # the object itself, however small, is never removed
+        small[1 + int(np.argmax(areas[1:]))] = False
+    for x, y in protected:
+        small[labels[y, x]] = False
+    return small[labels]
+
+
+def remove_small_regions(logits: np.ndarray, positives: list[tuple[int, int]],
+                         negatives: list[tuple[int, int]], options: PostprocessOptions) -> np.ndarray:
+    """Flip islands and holes smaller than the object-scaled limit (in place on a copy; see module docs).
+
+    Parameters
+    ----------
+    logits : float32 ``(h, w)`` (the valid part of the low-res logits).
+    positives, negatives : low-res ``(x, y)`` pixels of positive / negative clicks inside ``(h, w)``.
+    """
+    out = np.array(logits, np.float32, copy=True)
+    fg = out > 0
+    area = int(np.count_nonzero(fg))
+    if area == 0:
+        return out
+    limit = max(float(options.min_cells), options.relative_area * area)
+    islands = _small_components(fg, 8, limit, positives, True)
+    bg = ~fg
+    # a hole touches no border: the background components touching it are never "small holes"
+    border = np.zeros_like(bg)
+    border[0, :] = border[-1, :] = True
+    border[:, 0] = border[:, -1] = True
+    n, labels = cv2.connectedComponents(bg.astype(np.uint8), connectivity=4)
+    outer = np.zeros(n, bool)
+    outer[np.unique(labels[border & bg])] = True
+    outer[0] = False
+    enclosed = bg & ~outer[labels]
+    holes = _small_components(enclosed, 4, limit, negatives, False)
+    out[islands] = -np.maximum(np.abs(out[islands]), options.margin)
+    out[holes] = np.maximum(np.abs(out[holes]), options.margin)
+    return out
+
+
+def postprocess_logits(low_res: np.ndarray, input_size: tuple[int, int], points_input: np.ndarray,
+                       labels: np.ndarray, options: PostprocessOptions | None = None) -> np.ndarray:
+    """Smoothed, cleaned float32 ``(256, 256)`` logits (the padding part is smoothed only).
+
+    Parameters
+    ----------
+    low_res : float32 ``(256, 256)`` decoder logits.
+    input_size : ``(h, w)`` of the resized image inside SAM's 1024x1024 input.
+    points_input : float ``(N, 2)`` clicks in model-input pixels ``(x, y)``; labels int ``(N,)`` 1/0.
+    """
+    options = options or PostprocessOptions()
+    out = smooth_logits(low_res) if options.smooth else np.array(low_res, np.float32, copy=True)
+    h, w = valid_shape(input_size)
+    pos, neg = [], []
+    for (x, y), lab in zip(np.asarray(points_input, np.float64).reshape(-1, 2), np.asarray(labels).reshape(-1),
+                           strict=True):
+        cx, cy = int(min(w - 1, max(0, x // LOW_RES_STRIDE))), int(min(h - 1, max(0, y // LOW_RES_STRIDE)))
+        (pos if lab == 1 else neg).append((cx, cy))
+    out[:h, :w] = remove_small_regions(out[:h, :w], pos, neg, options)
+    return out
+
+
+def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.ndarray, labels: np.ndarray,
+                       pixels_per_cell: float, options: PostprocessOptions | None = None) -> np.ndarray:
+    """A candidate's bool ``(h, w)`` crop with islands and holes below the object-scaled limit flipped.
+
+    Parameters
+    ----------
+    crop : bool ``(h, w)`` mask crop whose top-left pixel is image pixel ``offset`` ``(x0, y0)``.
+    points : float ``(N, 2)`` clicks in image pixels ``(x, y)``; labels int ``(N,)`` 1/0.
+    pixels_per_cell : image pixels per low-res cell (``(LOW_RES_STRIDE / scale) ** 2``).
+    """
+    options = options or PostprocessOptions()
+    crop = np.asarray(crop, bool)
+    area = int(np.count_nonzero(crop))
+    if area == 0:
+        return crop
+    h, w = crop.shape
+    pos, neg = [], []
+    for (x, y), lab in zip(np.asarray(points, np.float64).reshape(-1, 2), np.asarray(labels).reshape(-1),
+                           strict=True):
+        cx, cy = int(x) - offset[0], int(y) - offset[1]
+        if 0 <= cx < w and 0 <= cy < h:
+            (pos if lab == 1 else neg).append((cx, cy))
+    logits = np.where(crop, 1.0, -1.0).astype(np.float32)
+    limit_options = PostprocessOptions(relative_area=options.relative_area,
+                                       min_cells=int(np.ceil(options.min_cells * pixels_per_cell)))
+    padded = np.pad(logits, 1, constant_values=-1.0)  # the crop's outside is background
+    pos = [(x + 1, y + 1) for x, y in pos]
+    neg = [(x + 1, y + 1) for x, y in neg]
+    return remove_small_regions(padded, pos, neg, limit_options)[1:-1, 1:-1] > 0

