@@ -144,9 +144,27 @@ def postprocess_logits(low_res: np.ndarray, input_size: tuple[int, int], points_
     return out
 
 
+#: The full-resolution speck pass runs on crops up to this many pixels (every object of the GrabCut
+#: set). Its cost grows with the crop (two connected-component passes, ~10 ms per megapixel on this
+#: 2-core VM), and a click must cost the same on any image size (issue 14): a larger object keeps
+#: step 2's clean-up, done at low resolution, and only corner specks of the upscaling may remain.
+SPECK_PASS_MAX_PIXELS = 250_000
+
+
+def _set_components(out: np.ndarray, labels: np.ndarray, stats: np.ndarray, which: np.ndarray, value: bool) -> None:
+    """Set the pixels of components ``which`` (label indices) to ``value``, each within its own box."""
+    for k in np.flatnonzero(which):
+        x, y, w, h = stats[k, :4]
+        window = out[y:y + h, x:x + w]
+        window[labels[y:y + h, x:x + w] == k] = value
+
+
 def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.ndarray, labels: np.ndarray,
                        pixels_per_cell: float, options: PostprocessOptions | None = None) -> np.ndarray:
     """A candidate's bool ``(h, w)`` crop with islands and holes below the object-scaled limit flipped.
+
+    The crop is tight, so everything outside it is background: a background region touching the
+    crop's border is not a hole. Crops over :data:`SPECK_PASS_MAX_PIXELS` are returned as they are.
 
     Parameters
     ----------
@@ -156,8 +174,11 @@ def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.nda
     """
     options = options or PostprocessOptions()
     crop = np.asarray(crop, bool)
-    area = int(np.count_nonzero(crop))
-    if area == 0:
+    if crop.size == 0 or crop.size > SPECK_PASS_MAX_PIXELS:
+        return crop
+    fg = crop.view(np.uint8)
+    n, fg_labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1:
         return crop
     h, w = crop.shape
     pos, neg = [], []
@@ -166,10 +187,21 @@ def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.nda
         cx, cy = int(x) - offset[0], int(y) - offset[1]
         if 0 <= cx < w and 0 <= cy < h:
             (pos if lab == 1 else neg).append((cx, cy))
-    logits = np.where(crop, 1.0, -1.0).astype(np.float32)
-    limit_options = PostprocessOptions(relative_area=options.relative_area,
-                                       min_cells=int(np.ceil(options.min_cells * pixels_per_cell)))
-    padded = np.pad(logits, 1, constant_values=-1.0)  # the crop's outside is background
-    pos = [(x + 1, y + 1) for x, y in pos]
-    neg = [(x + 1, y + 1) for x, y in neg]
-    return remove_small_regions(padded, pos, neg, limit_options)[1:-1, 1:-1] > 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    limit = max(float(np.ceil(options.min_cells * pixels_per_cell)), options.relative_area * float(areas.sum()))
+    small = np.concatenate([[False], areas < limit])
+    small[1 + int(np.argmax(areas))] = False  # the object itself, however small, is never removed
+    for x, y in pos:
+        small[fg_labels[y, x]] = False
+    out = crop.copy()
+    _set_components(out, fg_labels, stats, small, False)
+    m, bg_labels, bg_stats, _ = cv2.connectedComponentsWithStats(1 - fg, connectivity=4)  # holes of the crop as given
+    if m > 1:
+        hole = bg_stats[:, cv2.CC_STAT_AREA] < limit
+        hole[0] = False
+        touching = np.unique(np.concatenate([bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]]))
+        hole[touching] = False  # open to the outside: background, not a hole
+        for x, y in neg:
+            hole[bg_labels[y, x]] = False
+        _set_components(out, bg_labels, bg_stats, hole, True)
+    return out

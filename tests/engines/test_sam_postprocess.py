@@ -130,3 +130,18 @@ def test_crop_specks_go_at_full_resolution_unless_clicked():
     out = remove_crop_specks(crop, (100, 200), np.array([[170.0, 205.0]]), np.array([1]), pixels_per_cell=1.0)
     assert not out[30, 60] and out[20, 20] and out[5, 70]
     assert counts(out) == (2, 0) and out[10:50, 10:50].all()
+
+
+def test_the_speck_pass_keeps_a_click_independent_of_image_size():
+    """Issue 14: no per-click work that grows with the object: a crop over the cap is left as it is
+    (the low-res clean-up already ran on it), one under it is cleaned."""
+    from segtool.engines.sam_postprocess import SPECK_PASS_MAX_PIXELS
+
+    side = int(SPECK_PASS_MAX_PIXELS ** 0.5) + 1
+    big = np.zeros((side, side), bool)
+    big[10:-10, 10:-10] = True
+    big[3, 3] = True  # a speck
+    out = remove_crop_specks(big, (0, 0), np.zeros((0, 2)), np.zeros(0, int), pixels_per_cell=1.0)
+    assert out is big or np.array_equal(out, big)
+    small = big[: side // 2, : side // 2]
+    assert not remove_crop_specks(small, (0, 0), np.zeros((0, 2)), np.zeros(0, int), pixels_per_cell=1.0)[3, 3]
