@@ -77,7 +77,11 @@ def test_sigkill_at_random_moments_loses_no_returned_edit(tmp_path: Path) -> Non
         proc = _start(project, "edit", str(repeat))
         time.sleep(float(rng.uniform(0.05, 0.8)))
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        # read from the same buffered reader that read "ready": communicate() reads the raw pipe, and
+        # would lose the lines that readline() had already buffered (then "done" lines went missing)
+        out = proc.stdout.read()
+        proc.stderr.read()
+        proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         lines = out.splitlines()
         total_done += sum(1 for line in lines if line.startswith("done"))
