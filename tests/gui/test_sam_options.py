@@ -28,7 +28,7 @@ def sam_canvas(qtbot):
 
 
 def test_toggles_switch_zoom_in_and_refine_edges_for_the_next_click(qtbot, sam_canvas):
-    panel = ToolOptionsPanel(sam_canvas.session.options)
+    panel = ToolOptionsPanel(sam_canvas.session)
     qtbot.addWidget(panel)
     panel.show()
     assert not panel.zoom_in.isChecked() and not panel.refine_edges.isChecked()
