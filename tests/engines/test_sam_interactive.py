@@ -55,10 +55,10 @@ def test_negative_click_removes_only_near_itself():
     previous[50:200, 50:200] = 5.0  # the object
     answer = np.full((256, 256), -5.0, np.float32)
     answer[150:200, 150:200] = 5.0  # the decoder kept only a corner of it
-    out = keep_far_foreground(previous, answer, x=60, y=60)  # click 10 cells inside the edge; reach 1
+    out = keep_far_foreground(previous, answer, x=60, y=60, reach=2.0)  # click 10 cells inside the edge
     removed = (previous > 0) & ~(out > 0)
     ys, xs = np.nonzero(removed)
-    assert removed[60, 60] and np.hypot(xs - 60, ys - 60).max() <= 11.5  # reach * d: d = 11 to row 49
+    assert removed[60, 60] and np.hypot(xs - 60, ys - 60).max() <= 22  # reach * d: d = 11 to row 49
     assert (out > 0)[120, 120] and (out > 0)[180, 180]
     assert np.array_equal(keep_far_foreground(previous, previous, 60, 60), previous)
 
