@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -277,9 +278,13 @@ class LazyCandidate(Candidate):
     click would triple the click's cost. Everything else behaves as :class:`Candidate`.
     """
 
-    __slots__ = ("_sizes", "_threshold")
+    __slots__ = ("_sizes", "_threshold", "_make")
 
-    def __init__(self, low_res: np.ndarray, context: SamContext, *, score: float, threshold: float = 0.0) -> None:
+    def __init__(self, low_res: np.ndarray, context: SamContext, *, score: float, threshold: float = 0.0,
+                 make: Callable[[], tuple[np.ndarray, tuple[int, int]]] | None = None) -> None:
+        """``make`` (optional) builds ``(crop, offset)`` on first use instead of the plain upscale of
+        ``low_res`` (the click policy's cleaned, possibly zoomed candidate)."""
+        self._make = make
         self.score = float(score)
         self.low_res_logits = np.array(low_res, np.float32).reshape(LOW_RES, LOW_RES)
         self.state = None
@@ -292,7 +297,10 @@ class LazyCandidate(Candidate):
         try:
             _CROP_SLOT.__get__(self)
         except AttributeError:
-            crop, offset = mask_crop(self.low_res_logits, self._sizes[0], self._sizes[1], self._threshold)
+            if self._make is not None:
+                crop, offset = self._make()
+            else:
+                crop, offset = mask_crop(self.low_res_logits, self._sizes[0], self._sizes[1], self._threshold)
             _CROP_SLOT.__set__(self, crop)
             _OFFSET_SLOT.__set__(self, offset)
 

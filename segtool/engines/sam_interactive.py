@@ -333,13 +333,21 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
         if (options.negative_reach and len(prompt.labels) and prompt.labels[-1] == 0 and previous is not None
                 and state is not None and state.score >= options.confident_iou and _is_object(previous, frame_ctx, options.object_fraction)):
             fed = keep_far_foreground(previous, fed, last[0], last[1], options.negative_reach)
-        shown = fed if options.postprocess is None else postprocess_logits(
-            fed, frame_ctx.input_size, points_input, local.labels, options.postprocess)
-        cand = _candidate(context, frame_ctx, frame, shown, float(iou[index]),
-                          SamClickState(fed, frame, score=float(iou[index])), local, options)
-        if options.refine_edges:
-            cand = refine_edges(context, cand)
-        out.append(cand)
+        state_k = SamClickState(fed, frame, score=float(iou[index]))
+
+        def make(fed=fed, state_k=state_k, score=float(iou[index])) -> Candidate:
+            shown = fed if options.postprocess is None else postprocess_logits(
+                fed, frame_ctx.input_size, points_input, local.labels, options.postprocess)
+            cand = _candidate(context, frame_ctx, frame, shown, score, state_k, local, options)
+            return refine_edges(context, cand) if options.refine_edges else cand
+
+        if out:  # an alternative (Tab): cleaned and upscaled only when someone looks at it
+            lazy = sc.LazyCandidate(fed, context, score=float(iou[index]),
+                                    make=lambda make=make: (lambda c: (c.crop, c.offset))(make()))
+            lazy.state = state_k
+            out.append(lazy)
+        else:
+            out.append(make())
     if options.zoom_in and out:
         zoom = _next_zoom(engine, context, prompt, out[0], job)
         for cand in out:

@@ -161,3 +161,22 @@ def test_multimask_returns_three_ranked_candidates_and_refine_edges_moves_only_t
     band = cv2.dilate(plain.mask.astype(np.uint8), np.ones((15, 15), np.uint8)) != cv2.erode(
         plain.mask.astype(np.uint8), np.ones((15, 15), np.uint8))
     assert not (changed & ~band).any()  # GrabCut re-decided only a band along SAM's border
+
+
+def test_alternatives_are_cleaned_and_upscaled_only_when_looked_at(sheep):
+    """Issue 14: a first click with multimask upscales one mask; Tab's alternatives wait until used."""
+    from segtool.engines import sam_common as sc
+
+    engine, ctx, sample = sheep[:3]
+    ys, xs = np.nonzero(sample.gt)
+    prompt = Prompt(points=[[float(xs.mean()), float(ys.mean())]], labels=[1])
+    cands = engine.predict(ctx, prompt, multimask=True)
+    assert len(cands) == 3 and not isinstance(cands[0], sc.LazyCandidate)
+    for alt in cands[1:]:
+        assert isinstance(alt, sc.LazyCandidate) and alt.state is not None
+        with pytest.raises(AttributeError):
+            sc._CROP_SLOT.__get__(alt)  # not upscaled yet
+    alt = cands[1]
+    assert alt.crop.any() and alt.image_size == tuple(ctx.orig_size)
+    x0, y0 = alt.offset
+    assert np.array_equal(alt.mask[y0:y0 + alt.crop.shape[0], x0:x0 + alt.crop.shape[1]], alt.crop)
