@@ -15,13 +15,13 @@ Deleting the folder is always safe. ``onnx`` and ``onnxruntime`` are imported la
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
 from segtool.core.atomic import write_bytes
 from segtool.core.errors import ModelError, SegtoolError
 from segtool.core.paths import cache_dir
+from segtool.engines.models import sha256_file
 
 #: Outputs kept by the low-res decoder.
 LOW_RES_OUTPUTS = ("iou_predictions", "low_res_masks")
@@ -31,15 +31,6 @@ _BATCHED_INPUTS = ("point_coords", "point_labels")
 VARIANT_VERSION = "3"
 
 _lock = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 4 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def variants_dir() -> Path:
@@ -53,7 +44,7 @@ def _cached(source: Path, variant: str, build, source_hash: str | None = None) -
     When the cache folder cannot be written, the model's bytes are returned instead (onnxruntime
     loads them from memory; the next start derives them again).
     """
-    digest = (source_hash or file_sha256(source))[:20]
+    digest = (source_hash or sha256_file(source))[:20]
     target = variants_dir() / f"{digest}-{variant}-v{VARIANT_VERSION}.onnx"
     with _lock:
         if target.is_file() and target.stat().st_size > 0:

@@ -31,6 +31,7 @@ from segtool.engines import sam_common as sc
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import onnx_providers
 from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_key
+from segtool.engines.models import sha256_file
 
 _ENCODER_INPUTS = {"input"}
 _DECODER_INPUTS = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input",
@@ -109,7 +110,7 @@ class SamOnnxEngine:
         self.encoder = _open_session(enc_path, self._providers_wanted, threads, "encoder")
         self._full_decoder = _open_session(dec_path, self._providers_wanted, threads, "decoder")
         self._check_signatures()
-        enc_hash = onnx_variants.file_sha256(enc_path)
+        enc_hash = sha256_file(enc_path)
         self.encoder_precision = encoder
         if encoder == "int8":
             try:
@@ -119,7 +120,7 @@ class SamOnnxEngine:
                 if asked:  # asked for by name: say why not
                     raise
                 self.encoder_precision = "fp32"  # the default only: this model does not quantize, keep fp32
-        self.decoder = _open_session(onnx_variants.low_res_decoder(dec_path, onnx_variants.file_sha256(dec_path)),
+        self.decoder = _open_session(onnx_variants.low_res_decoder(dec_path, sha256_file(dec_path)),
                                      self._providers_wanted, threads, "low-res decoder")
         self.providers = self.encoder.get_providers()
         self.point_batch = CUDA_POINT_BATCH if "CUDAExecutionProvider" in self.providers else CPU_POINT_BATCH

