@@ -128,6 +128,15 @@ def box_nms(boxes: np.ndarray, scores: np.ndarray, thresh: float) -> np.ndarray:
     return keep.numpy()
 
 
+def prefer_smaller_crops(props: list[Proposal], thresh: float) -> list[Proposal]:
+    """Box NMS across crop layers scored by ``1 / crop area`` (SAM's rule: a mask from a smaller crop
+    wins over its duplicate from a larger one). ``props`` carry their crop box in ``extra["crop"]``."""
+    scores = [1.0 / max((p.extra["crop"][2] - p.extra["crop"][0]) * (p.extra["crop"][3] - p.extra["crop"][1]), 1)
+              for p in props]
+    keep = box_nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4), np.array(scores, np.float32), thresh)
+    return [props[i] for i in keep]
+
+
 def sam_proposals(engine: Any, image: np.ndarray, config: ProposalConfig | None = None, *,
                   context: Any | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[Proposal]:

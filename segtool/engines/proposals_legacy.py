@@ -15,7 +15,7 @@ import numpy as np
 
 from segtool.core.masks import mask_bbox
 from segtool.engines.base import Prompt
-from segtool.engines.proposals import Proposal, ProposalConfig, box_nms
+from segtool.engines.proposals import Proposal, ProposalConfig, box_nms, prefer_smaller_crops
 
 #: ``decode(context, points_xy (N, 2)) -> (low_res_logits float32 (M, 256, 256), iou (M,), point_index (M,))``
 PointDecoder = Callable[[Any, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -211,12 +211,8 @@ def legacy_sam_proposals(engine: Any, image: np.ndarray, config: ProposalConfig 
     for box, layer in zip(crop_boxes, layer_idxs, strict=True):
         ctx = context if layer == 0 else None
         props += _crop_proposals(engine, decode, image, box, layer, grids[layer], cfg, ctx, progress)
-    if len(crop_boxes) > 1:  # prefer masks from smaller crops, as SAM does
-        scores = [1.0 / max((p.extra["crop"][2] - p.extra["crop"][0]) * (p.extra["crop"][3] - p.extra["crop"][1]), 1)
-                  for p in props]
-        keep = box_nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4),
-                       np.array(scores, np.float32), cfg.crop_nms_thresh)
-        props = [props[i] for i in keep]
+    if len(crop_boxes) > 1:
+        props = prefer_smaller_crops(props, cfg.crop_nms_thresh)
     return _clean_up(props, cfg, height * width)
 
 

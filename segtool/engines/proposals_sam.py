@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from segtool.engines import sam_common as sc
-from segtool.engines.proposals import Proposal, ProposalConfig, box_nms, mask_nms
+from segtool.engines.proposals import Proposal, ProposalConfig, mask_nms, prefer_smaller_crops
 from segtool.engines.sam_postprocess import postprocess_logits
 from segtool.engines.sam_upscale import mask_crop, up_window
 
@@ -357,12 +357,8 @@ def fast_sam_proposals(engine: Any, image: np.ndarray, cfg: ProposalConfig, *, c
                                    progress)
         props += found
         decoded, points = decoded + n, points + len(grids[layer])
-    if len(crop_boxes) > 1:  # prefer masks from smaller crops, as SAM does
-        scores = [1.0 / max((p.extra["crop"][2] - p.extra["crop"][0]) * (p.extra["crop"][3] - p.extra["crop"][1]), 1)
-                  for p in props]
-        keep = box_nms(np.array([p.bbox for p in props], np.float32).reshape(-1, 4),
-                       np.array(scores, np.float32), cfg.crop_nms_thresh)
-        props = [props[i] for i in keep]
+    if len(crop_boxes) > 1:
+        props = prefer_smaller_crops(props, cfg.crop_nms_thresh)
     if stats is not None:
         stats.update(decoded=decoded, points=points)
     return clean_up(props, cfg, height * width)
