@@ -281,9 +281,9 @@ class LazyCandidate(Candidate):
     __slots__ = ("_sizes", "_threshold", "_make")
 
     def __init__(self, low_res: np.ndarray, context: SamContext, *, score: float, threshold: float = 0.0,
-                 make: Callable[[], tuple[np.ndarray, tuple[int, int]]] | None = None) -> None:
-        """``make`` (optional) builds ``(crop, offset)`` on first use instead of the plain upscale of
-        ``low_res`` (the click policy's cleaned, possibly zoomed candidate)."""
+                 make: Callable[[], Candidate] | None = None) -> None:
+        """``make`` (optional) builds the candidate whose crop and offset are taken on first use, instead
+        of the plain upscale of ``low_res`` (the click policy's cleaned, possibly zoomed candidate)."""
         self._make = make
         self.score = float(score)
         self.low_res_logits = np.array(low_res, np.float32).reshape(LOW_RES, LOW_RES)
@@ -298,7 +298,8 @@ class LazyCandidate(Candidate):
             _CROP_SLOT.__get__(self)
         except AttributeError:
             if self._make is not None:
-                crop, offset = self._make()
+                made = self._make()
+                crop, offset = made.crop, made.offset
             else:
                 crop, offset = mask_crop(self.low_res_logits, self._sizes[0], self._sizes[1], self._threshold)
             _CROP_SLOT.__set__(self, crop)

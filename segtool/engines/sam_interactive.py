@@ -342,8 +342,7 @@ def predict(engine: Any, context: sc.SamContext, prompt: Prompt, *, multimask: b
             return refine_edges(context, cand) if options.refine_edges else cand
 
         if out:  # an alternative (Tab): cleaned and upscaled only when someone looks at it
-            lazy = sc.LazyCandidate(fed, context, score=float(iou[index]),
-                                    make=lambda make=make: (lambda c: (c.crop, c.offset))(make()))
+            lazy = sc.LazyCandidate(fed, context, score=float(iou[index]), make=make)
             lazy.state = state_k
             out.append(lazy)
         else:

