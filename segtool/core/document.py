@@ -78,11 +78,8 @@ class Instance:
         """Build an instance from a bool ``(h, w)`` ``crop`` whose top-left pixel is ``offset = (x0, y0)`` on
         an image of ``image_size = (H, W)``; nothing of the image's size is allocated."""
         crop = np.asarray(crop, bool)
-        box = masks.mask_bbox(crop) if crop.size else None
-        x0, y0 = int(offset[0]), int(offset[1])
-        bbox = (0, 0, 0, 0) if box is None else (x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3])
-        return cls(id=id, image_id=image_id, class_id=class_id, rle=masks.encode_rle_crop(crop, (x0, y0), image_size),
-                   bbox=bbox, area=int(np.count_nonzero(crop)), **kw)
+        return cls(id=id, image_id=image_id, class_id=class_id, rle=masks.encode_rle_crop(crop, offset, image_size),
+                   bbox=masks.crop_bbox(crop, offset) or (0, 0, 0, 0), area=int(np.count_nonzero(crop)), **kw)
 
     def mask(self) -> np.ndarray:
         """Decode to a full bool ``(H, W)`` mask (transient: do not keep it around)."""

@@ -101,6 +101,16 @@ def mask_bbox(mask: np.ndarray) -> BBox | None:
     return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
+def crop_bbox(crop: np.ndarray, offset: tuple[int, int]) -> BBox | None:
+    """Tight XYXY (exclusive) image bbox of a bool ``(h, w)`` ``crop`` whose top-left pixel is image pixel
+    ``offset = (x0, y0)``, or ``None`` when it is empty."""
+    box = mask_bbox(crop) if crop.size else None
+    if box is None:
+        return None
+    x0, y0 = int(offset[0]), int(offset[1])
+    return (x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3])
+
+
 def bbox_union(a: BBox | None, b: BBox | None) -> BBox | None:
     """Smallest XYXY box covering both (either may be ``None``)."""
     if a is None:

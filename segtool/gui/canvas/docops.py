@@ -16,7 +16,7 @@ import numpy as np
 from segtool.core.commands import AddInstance, Command, EditMask
 from segtool.core.document import DocumentEvent, ImageDocument, ImageRecord, Instance
 from segtool.core.history import History
-from segtool.core.masks import bbox_union, mask_bbox
+from segtool.core.masks import bbox_union, crop_bbox, mask_bbox
 
 Listener = Callable[[list[int]], None]
 
@@ -91,19 +91,15 @@ class DocumentOps:
                 x0, y0, x1, y1 = box
                 self.history.push(EditMask(instance_id, mask[y0:y1, x0:x1], box, mode="replace"))
             return
-        new_box = mask_bbox(mask.crop) if mask.crop.size else None
-        if new_box is not None:
-            ox, oy = mask.offset
-            new_box = (ox + new_box[0], oy + new_box[1], ox + new_box[2], oy + new_box[3])
+        new_box = crop_bbox(mask.crop, mask.offset)
         box = bbox_union(old_box, new_box)
         if box is None:
             return
         x0, y0, x1, y1 = box
         patch = np.zeros((y1 - y0, x1 - x0), bool)
-        if new_box is not None:
-            ox, oy = mask.offset
-            h, w = mask.crop.shape
-            patch[oy - y0:oy - y0 + h, ox - x0:ox - x0 + w] = mask.crop
+        if new_box is not None:  # the crop's foreground (the crop itself may be looser than its box)
+            (bx0, by0, bx1, by1), (ox, oy) = new_box, mask.offset
+            patch[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = mask.crop[by0 - oy:by1 - oy, bx0 - ox:bx1 - ox]
         self.history.push(EditMask(instance_id, patch, box, mode="replace"))
 
     def paint(self, instance_id: int, patch: np.ndarray, bbox: BBox, erase: bool) -> None:
