@@ -93,7 +93,12 @@ def mask_outline_path(crop: np.ndarray, x0: float, y0: float, scale: tuple[float
 
 def mask_fill_image(crop: np.ndarray, color: tuple[int, int, int], alpha: int = 255) -> QImage:
     """ARGB32 premultiplied image of a bool ``(h, w)`` crop filled with ``color`` at ``alpha`` (0..255)."""
-    return coverage_fill_image(crop.view(np.uint8) * np.uint8(255), color, alpha)
+    h, w = crop.shape
+    a = alpha / 255.0
+    bgra = np.zeros((h, w, 4), np.uint8)
+    r, g, b = color
+    bgra[crop] = (int(b * a), int(g * a), int(r * a), alpha)  # one colour: no per-pixel blending to do
+    return QImage(bgra.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
 def coverage_fill_image(coverage: np.ndarray, color: tuple[int, int, int], alpha: int = 255) -> QImage:
