@@ -73,21 +73,40 @@ def valid_shape(input_size: tuple[int, int]) -> tuple[int, int]:
     return (min(LOW_RES, -(-int(h) // LOW_RES_STRIDE)), min(LOW_RES, -(-int(w) // LOW_RES_STRIDE)))
 
 
-def _small_components(region: np.ndarray, connectivity: int, limit: float,
-                      protected: list[tuple[int, int]], keep_largest: bool) -> np.ndarray:
-    """Bool mask of the components of ``region`` smaller than ``limit`` pixels holding no
-    ``protected`` ``(x, y)`` pixel (and, with ``keep_largest``, not the largest one)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(region.astype(np.uint8), connectivity=connectivity)
-    if n <= 1:
-        return np.zeros(region.shape, bool)
-    areas = stats[:, cv2.CC_STAT_AREA]
-    small = areas < limit
-    small[0] = False
-    if keep_largest:  # the object itself, however small, is never removed
+def small_regions(fg: np.ndarray, positives: list[tuple[int, int]], negatives: list[tuple[int, int]],
+                  limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bool masks ``(islands, holes)`` of a bool ``(h, w)`` mask: islands (8-connected) and holes
+    (4-connected background not touching the array's border) smaller than ``limit`` pixels, except
+    the largest island (the object itself, however small) and those holding a click of their sign
+    (``positives`` / ``negatives``: ``(x, y)`` pixels inside ``(h, w)``)."""
+    fg8 = np.ascontiguousarray(fg, bool).view(np.uint8)
+    islands, holes = np.zeros(fg.shape, bool), np.zeros(fg.shape, bool)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg8, connectivity=8)
+    if n > 1:
+        areas = stats[:, cv2.CC_STAT_AREA]
+        small = areas < limit
+        small[0] = False
         small[1 + int(np.argmax(areas[1:]))] = False
-    for x, y in protected:
-        small[labels[y, x]] = False
-    return small[labels]
+        for x, y in positives:
+            small[labels[y, x]] = False
+        _set_components(islands, labels, stats, small, True)
+    m, labels, stats, _ = cv2.connectedComponentsWithStats(1 - fg8, connectivity=4)
+    if m > 1:
+        small = stats[:, cv2.CC_STAT_AREA] < limit
+        small[0] = False
+        small[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = False  # open
+        for x, y in negatives:
+            small[labels[y, x]] = False
+        _set_components(holes, labels, stats, small, True)
+    return islands, holes
+
+
+def _set_components(out: np.ndarray, labels: np.ndarray, stats: np.ndarray, which: np.ndarray, value: bool) -> None:
+    """Set the pixels of components ``which`` (label indices) to ``value``, each within its own box."""
+    for k in np.flatnonzero(which):
+        x, y, w, h = stats[k, :4]
+        window = out[y:y + h, x:x + w]
+        window[labels[y:y + h, x:x + w] == k] = value
 
 
 def remove_small_regions(logits: np.ndarray, positives: list[tuple[int, int]],
@@ -105,18 +124,7 @@ def remove_small_regions(logits: np.ndarray, positives: list[tuple[int, int]],
     if area == 0:
         return out
     limit = max(float(options.min_cells), options.relative_area * area)
-    islands = _small_components(fg, 8, limit, positives, True)
-    bg = ~fg
-    # a hole touches no border: the background components touching it are never "small holes"
-    border = np.zeros_like(bg)
-    border[0, :] = border[-1, :] = True
-    border[:, 0] = border[:, -1] = True
-    n, labels = cv2.connectedComponents(bg.astype(np.uint8), connectivity=4)
-    outer = np.zeros(n, bool)
-    outer[np.unique(labels[border & bg])] = True
-    outer[0] = False
-    enclosed = bg & ~outer[labels]
-    holes = _small_components(enclosed, 4, limit, negatives, False)
+    islands, holes = small_regions(fg, positives, negatives, limit)
     out[islands] = -np.maximum(np.abs(out[islands]), options.margin)
     out[holes] = np.maximum(np.abs(out[holes]), options.margin)
     return out
@@ -151,14 +159,6 @@ def postprocess_logits(low_res: np.ndarray, input_size: tuple[int, int], points_
 SPECK_PASS_MAX_PIXELS = 250_000
 
 
-def _set_components(out: np.ndarray, labels: np.ndarray, stats: np.ndarray, which: np.ndarray, value: bool) -> None:
-    """Set the pixels of components ``which`` (label indices) to ``value``, each within its own box."""
-    for k in np.flatnonzero(which):
-        x, y, w, h = stats[k, :4]
-        window = out[y:y + h, x:x + w]
-        window[labels[y:y + h, x:x + w] == k] = value
-
-
 def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.ndarray, labels: np.ndarray,
                        pixels_per_cell: float, options: PostprocessOptions | None = None) -> np.ndarray:
     """A candidate's bool ``(h, w)`` crop with islands and holes below the object-scaled limit flipped.
@@ -176,9 +176,8 @@ def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.nda
     crop = np.asarray(crop, bool)
     if crop.size == 0 or crop.size > SPECK_PASS_MAX_PIXELS:
         return crop
-    fg = crop.view(np.uint8)
-    n, fg_labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n <= 1:
+    area = int(np.count_nonzero(crop))
+    if area == 0:
         return crop
     h, w = crop.shape
     pos, neg = [], []
@@ -187,21 +186,8 @@ def remove_crop_specks(crop: np.ndarray, offset: tuple[int, int], points: np.nda
         cx, cy = int(x) - offset[0], int(y) - offset[1]
         if 0 <= cx < w and 0 <= cy < h:
             (pos if lab == 1 else neg).append((cx, cy))
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    limit = max(float(np.ceil(options.min_cells * pixels_per_cell)), options.relative_area * float(areas.sum()))
-    small = np.concatenate([[False], areas < limit])
-    small[1 + int(np.argmax(areas))] = False  # the object itself, however small, is never removed
-    for x, y in pos:
-        small[fg_labels[y, x]] = False
-    out = crop.copy()
-    _set_components(out, fg_labels, stats, small, False)
-    m, bg_labels, bg_stats, _ = cv2.connectedComponentsWithStats(1 - fg, connectivity=4)  # holes of the crop as given
-    if m > 1:
-        hole = bg_stats[:, cv2.CC_STAT_AREA] < limit
-        hole[0] = False
-        touching = np.unique(np.concatenate([bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]]))
-        hole[touching] = False  # open to the outside: background, not a hole
-        for x, y in neg:
-            hole[bg_labels[y, x]] = False
-        _set_components(out, bg_labels, bg_stats, hole, True)
+    limit = max(float(np.ceil(options.min_cells * pixels_per_cell)), options.relative_area * area)
+    islands, holes = small_regions(crop, pos, neg, limit)  # holes of the crop as given
+    out = crop & ~islands
+    out |= holes
     return out
