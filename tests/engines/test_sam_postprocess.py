@@ -8,6 +8,8 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segtool.bench.robot import gt_box, load_sample
 from segtool.core.masks import mask_iou
@@ -21,6 +23,7 @@ from segtool.engines.sam_postprocess import (
     postprocess_logits,
     remove_crop_specks,
     remove_small_regions,
+    small_regions,
     smooth_logits,
     valid_shape,
 )
@@ -147,3 +150,48 @@ def test_the_speck_pass_keeps_a_click_independent_of_image_size():
     assert out is big or np.array_equal(out, big)
     small = big[: side // 2, : side // 2]
     assert not remove_crop_specks(small, (0, 0), np.zeros((0, 2)), np.zeros(0, int), pixels_per_cell=1.0)[3, 3]
+
+
+def _small_regions_by_labelling(fg, positives, negatives, limit):
+    """The definition of :func:`small_regions`, written plainly: label both, flip what is small."""
+    fg8 = fg.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg8, connectivity=8)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    small = areas < limit
+    small[0] = False
+    if n > 1:
+        small[1 + int(np.argmax(areas[1:]))] = False
+    for x, y in positives:
+        small[labels[y, x]] = False
+    islands = small[labels]
+    m, labels, stats, _ = cv2.connectedComponentsWithStats(1 - fg8, connectivity=4)
+    small = stats[:, cv2.CC_STAT_AREA] < limit
+    small[0] = False
+    small[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = False
+    for x, y in negatives:
+        small[labels[y, x]] = False
+    return islands, small[labels]
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["noise", "blobs", "disc"]))
+def test_small_regions_match_a_plain_labelling_of_any_mask(seed, kind):
+    """The contour pre-check (most masks: one island, no hole, no labelling at all) never changes
+    the answer: islands and holes equal a plain connected-component labelling of both sides."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 120, 2))
+    if kind == "noise":
+        fg = rng.random((h, w)) < rng.uniform(0.05, 0.95)
+    elif kind == "blobs":
+        small = rng.normal(size=(max(1, h // 8), max(1, w // 8))).astype(np.float32)
+        fg = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) > rng.uniform(-0.5, 0.5)
+    else:
+        yy, xx = np.mgrid[0:h, 0:w]
+        fg = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 3) ** 2
+        fg ^= rng.random((h, w)) < rng.choice([0.0, 0.01])
+    pos = [(int(rng.integers(w)), int(rng.integers(h))) for _ in range(int(rng.integers(0, 3)))]
+    neg = [(int(rng.integers(w)), int(rng.integers(h))) for _ in range(int(rng.integers(0, 3)))]
+    limit = float(rng.uniform(1, 100))
+    islands, holes = small_regions(fg, pos, neg, limit)
+    want_islands, want_holes = _small_regions_by_labelling(fg, pos, neg, limit)
+    assert np.array_equal(islands, want_islands) and np.array_equal(holes, want_holes)
