@@ -37,6 +37,9 @@ _ENCODER_INPUTS = {"input"}
 _DECODER_INPUTS = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input",
                    "orig_im_size"}
 _DECODER_OUTPUTS = {"masks", "iou_predictions", "low_res_masks"}
+#: The decoder's ``mask_input`` when there is no previous mask (read only: onnxruntime does not write inputs).
+_NO_MASK_INPUT = np.zeros((1, 1, sc.LOW_RES, sc.LOW_RES), np.float32)
+_NO_MASK_INPUT.setflags(write=False)
 #: Point prompts per decoder call in :meth:`SamOnnxEngine.decode_points` (a CPU gains nothing from more).
 CPU_POINT_BATCH, CUDA_POINT_BATCH = 1, 64
 
@@ -176,7 +179,7 @@ class SamOnnxEngine:
                mask_logits: np.ndarray | None) -> dict[str, np.ndarray]:
         has_mask = mask_logits is not None
         mask_input = (np.asarray(mask_logits, np.float32).reshape(1, 1, sc.LOW_RES, sc.LOW_RES) if has_mask
-                      else np.zeros((1, 1, sc.LOW_RES, sc.LOW_RES), np.float32))
+                      else _NO_MASK_INPUT)
         return {"image_embeddings": context.embedding, "point_coords": np.asarray(coords, np.float32),
                 "point_labels": np.asarray(labels, np.float32), "mask_input": mask_input,
                 "has_mask_input": np.array([1.0 if has_mask else 0.0], np.float32)}
@@ -204,6 +207,8 @@ class SamOnnxEngine:
             ious.append(iou)
         if not lows:
             return np.zeros((0, 1, sc.LOW_RES, sc.LOW_RES), np.float32), np.zeros((0, 1), np.float32)
+        if len(lows) == 1:  # one call (a click): no 1 MB copy of the logits
+            return lows[0].astype(np.float32, copy=False), ious[0].astype(np.float32, copy=False)
         return np.concatenate(lows).astype(np.float32, copy=False), np.concatenate(ious).astype(np.float32, copy=False)
 
     def decode_low_res(self, context: sc.SamContext, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
