@@ -195,10 +195,11 @@ def _border_pixels(up: np.ndarray, origin: tuple[int, int], rows: AxisMap, cols:
     bottom = up[j1, c0] * a0 + up[j1, c1] * a1
     value = top[:, None, :] * b0[:, :, None]                                   # (n, hmax, wmax)
     value += bottom[:, None, :] * b1[:, :, None]
+    # image row / column of every (cell, dy, dx) entry, then of those inside
     flat = np.flatnonzero(value > threshold)
-    cell, within = np.divmod(flat, hmax * wmax)
-    row, col = np.divmod(within, wmax)
-    return row_start[jj][cell] + row, col_start[ii][cell] + col
+    ys_all = np.broadcast_to(ys[:, :, None], value.shape).reshape(-1)
+    xs_all = np.broadcast_to(xs[:, None, :], value.shape).reshape(-1)
+    return ys_all[flat], xs_all[flat]
 
 
 def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple[int, int],
