@@ -18,11 +18,11 @@ from segtool.gui.canvas.overlays import MaskOverlayItem, ViewOptions, reduction_
 SIDE, R = 3000, 1200  # image side, disc radius (pixels)
 
 
-def _disc() -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    yy, xx = np.mgrid[0:2 * R, 0:2 * R]
-    crop = (xx - R + 0.5) ** 2 + (yy - R + 0.5) ** 2 <= R * R
-    x0 = y0 = SIDE // 2 - R
-    return crop, (x0, y0, x0 + 2 * R, y0 + 2 * R)
+def _disc(radius: int = R) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    yy, xx = np.mgrid[0:2 * radius, 0:2 * radius]
+    crop = (xx - radius + 0.5) ** 2 + (yy - radius + 0.5) ** 2 <= radius * radius
+    x0 = y0 = SIDE // 2 - radius
+    return crop, (x0, y0, x0 + 2 * radius, y0 + 2 * radius)
 
 
 def _render(item: MaskOverlayItem, scale: float) -> np.ndarray:
@@ -47,9 +47,12 @@ def test_reduction_follows_the_zoom_and_spares_small_masks():
     assert reduction_for(0.01, (300, 300)) == 1
 
 
-@pytest.mark.parametrize("style", ["committed", "candidate"])
-def test_a_large_mask_at_one_eighth_is_drawn_from_a_reduced_copy_that_looks_the_same(qapp, style, monkeypatch):
-    crop, bbox = _disc()
+@pytest.mark.parametrize(("style", "radius"), [("committed", R), ("candidate", R), ("committed", R + 3)])
+def test_a_large_mask_at_one_eighth_is_drawn_from_a_reduced_copy_that_looks_the_same(qapp, style, radius,
+                                                                                     monkeypatch):
+    """Also for a crop whose side (2406) is not a whole number of reduced pixels: blocks past its edge
+    are drawn where they lie, not stretched over the crop."""
+    crop, bbox = _disc(radius)
     view = ViewOptions(mask_opacity=0.6)
     reduced = MaskOverlayItem(crop, bbox, (230, 25, 75), style=style, view=view)
     shot = _render(reduced, 1 / 8)
