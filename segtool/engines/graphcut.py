@@ -182,7 +182,8 @@ class GrabCutEngine:
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
                  refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
-                 click_hard_fraction: float = 0.8, zoom_follow_up: bool = False) -> None:
+                 click_hard_fraction: float = 0.8, zoom_follow_up: bool = False,
+                 fine_cut_pixels: int = 0) -> None:
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -196,6 +197,7 @@ class GrabCutEngine:
         self.data_power = float(data_power)
         self.click_hard_fraction = float(click_hard_fraction)
         self.zoom_follow_up = bool(zoom_follow_up)
+        self.fine_cut_pixels = int(fine_cut_pixels)
 
     # ------------------------------------------------------------------ prepare
     def prepare(self, image: np.ndarray) -> GrabCutContext:
@@ -470,6 +472,10 @@ class GrabCutEngine:
         rw, rh = x1 - x0, y1 - y0
         if fg.shape == (rh, rw):
             return fg
+        if not self.raw and 0 < rw * rh <= self.fine_cut_pixels:
+            fine = self._fine_cut(ctx, roi, fg, bgd, fgd, labels)
+            if fine is not None:
+                return fine
         coarse = fg.astype(np.uint8)
         ring = cv2.dilate(coarse, np.ones((3, 3), np.uint8)) != cv2.erode(coarse, np.ones((3, 3), np.uint8))
         out = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_NEAREST)
@@ -490,6 +496,38 @@ class GrabCutEngine:
         out[ys[hard == cv2.GC_FGD], xs[hard == cv2.GC_FGD]] = 1
         out[ys[hard == cv2.GC_BGD], xs[hard == cv2.GC_BGD]] = 0
         return out.view(bool)
+
+
+    def _fine_cut(self, ctx: GrabCutContext, roi, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
+                  labels: np.ndarray) -> np.ndarray | None:
+        """Full-resolution graph cut of the band along the upsampled coarse boundary.
+
+        Pixels farther than two coarse pixels from the coarse boundary keep the coarse answer (hard),
+        the band between is re-decided by one GrabCut pass at full resolution with the colour models
+        of the coarse cut, frozen (colour and contrast-sensitive smoothness together, unlike a
+        per-pixel decision). Hard labels of the coarse grid stay hard. None when the cut fails.
+        """
+        x0, y0, x1, y1 = roi
+        rw, rh = x1 - x0, y1 - y0
+        up = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST)
+        step = int(np.ceil(max(rw / fg.shape[1], rh / fg.shape[0])))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * step + 1, 4 * step + 1))
+        inner = cv2.erode(up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+        outer = cv2.dilate(up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        fine = np.where(up > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        fine[inner > 0] = cv2.GC_FGD
+        fine[outer == 0] = cv2.GC_BGD
+        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        fine[hard == cv2.GC_FGD] = cv2.GC_FGD
+        fine[hard == cv2.GC_BGD] = cv2.GC_BGD
+        if not np.any(bgd[0, :5] > 0) or not np.any(fgd[0, :5] > 0):
+            return None
+        image = np.ascontiguousarray(ctx.pyramid[0][y0:y1, x0:x1])
+        try:
+            cv2.grabCut(image, fine, None, _tempered(bgd, 1.0), _tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
+        except cv2.error:
+            return None
+        return np.isin(fine, _FG_VALUES)
 
 
 def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
