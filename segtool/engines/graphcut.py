@@ -22,8 +22,11 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
 
 Speed: the ROI is cut at a working resolution of at most ``max_pixels`` pixels (taken from an image
 pyramid built by :meth:`GrabCutEngine.prepare`); when that is coarser than the photo, only the
-uncertain band along the upsampled boundary is re-decided at full resolution, per pixel, from the
-GrabCut colour models plus the coarse result as a prior. On a coarse grid the data term is scaled
+uncertain band along the upsampled boundary is re-decided at full resolution: by one frozen-model
+GrabCut pass over the band (colour plus contrast-sensitive smoothness, as the coarse cut) when the
+ROI, or else the band's box, has at most ``fine_cut_pixels`` pixels; otherwise (and with ``raw``,
+the behaviour before issue 15) per pixel, from the GrabCut colour models plus the coarse result as
+a prior. On a coarse grid the data term is scaled
 by ``1/scale`` (covariances times ``scale``), since boundaries shrink by ``scale`` but areas by its
 square; without this, coarse cuts shrink or vanish. A first cut that still collapses is redone at
 twice the resolution.
@@ -41,6 +44,9 @@ from segtool.engines.base import Candidate, Prompt, check_prompt_inside
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
+#: Half-width, in working-grid pixels, of the band the full-resolution cut re-decides (the coarse
+#: boundary is uncertain by about one working pixel either side; two leave it room).
+FINE_BAND = 2
 #: Seed of OpenCV's random generator before GrabCut's k-means initialisation (its per-thread state
 #: would otherwise carry over from any earlier OpenCV call, and masks would depend on what ran before).
 GMM_SEED = 12345
@@ -173,6 +179,9 @@ class GrabCutEngine:
         box plus ``margin``, at the finer working resolution that gives (as RITM's zoom-in). Off by
         default: on the tune split of the GrabCut set click-first NoC@90 went 5.11 -> 4.67, but on
         all 33 images 6.24 -> 6.45, so it does not generalise. Clicks outside grow it again.
+    fine_cut_pixels : int
+        Largest full-resolution area (the ROI, else the band's box) whose boundary band is
+        re-decided by a graph cut (``_fine_cut``); larger ones, and 0, use the per-pixel decision.
     """
 
     name = "grabcut"
@@ -183,7 +192,7 @@ class GrabCutEngine:
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
                  refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
                  click_hard_fraction: float = 0.8, zoom_follow_up: bool = False,
-                 fine_cut_pixels: int = 0) -> None:
+                 fine_cut_pixels: int = 1_000_000) -> None:
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -472,7 +481,7 @@ class GrabCutEngine:
         rw, rh = x1 - x0, y1 - y0
         if fg.shape == (rh, rw):
             return fg
-        if not self.raw and 0 < rw * rh <= self.fine_cut_pixels:
+        if not self.raw and self.fine_cut_pixels > 0:
             fine = self._fine_cut(ctx, roi, fg, bgd, fgd, labels)
             if fine is not None:
                 return fine
@@ -500,34 +509,48 @@ class GrabCutEngine:
 
     def _fine_cut(self, ctx: GrabCutContext, roi, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
                   labels: np.ndarray) -> np.ndarray | None:
-        """Full-resolution graph cut of the band along the upsampled coarse boundary.
+        """Full-resolution bool ``(rh, rw)`` mask of the ROI from a graph cut of the boundary band.
 
-        Pixels farther than two coarse pixels from the coarse boundary keep the coarse answer (hard),
-        the band between is re-decided by one GrabCut pass at full resolution with the colour models
-        of the coarse cut, frozen (colour and contrast-sensitive smoothness together, unlike a
-        per-pixel decision). Hard labels of the coarse grid stay hard. None when the cut fails.
+        Pixels farther than :data:`FINE_BAND` coarse pixels from the upsampled coarse boundary keep
+        the coarse answer (hard); the band between is re-decided by one GrabCut pass at full
+        resolution with the coarse cut's colour models, frozen: colour and contrast-sensitive
+        smoothness decide together, where the per-pixel band decision sees colour only. The cut
+        covers the whole ROI when it has at most ``fine_cut_pixels`` pixels (OpenCV's contrast
+        term beta then comes from the same pixels as on the coarse grid), else the band's bounding
+        box; hard labels of the coarse grid stay hard. None when that box exceeds
+        ``fine_cut_pixels`` or the cut cannot run (the per-pixel band decision is used).
         """
         x0, y0, x1, y1 = roi
         rw, rh = x1 - x0, y1 - y0
-        up = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST)
         step = int(np.ceil(max(rw / fg.shape[1], rh / fg.shape[0])))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * step + 1, 4 * step + 1))
-        inner = cv2.erode(up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1)
-        outer = cv2.dilate(up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        fine = np.where(up > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        fine[inner > 0] = cv2.GC_FGD
-        fine[outer == 0] = cv2.GC_BGD
-        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)
+        pad = FINE_BAND * step + 1
+        ys, xs = np.nonzero(fg)
+        if len(ys) == 0 or not (np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0)):
+            return None
+        sx, sy = rw / fg.shape[1], rh / fg.shape[0]
+        bx0, by0, bx1, by1 = 0, 0, rw, rh
+        if rw * rh > self.fine_cut_pixels:
+            bx0, by0 = max(0, int(xs.min() * sx) - pad), max(0, int(ys.min() * sy) - pad)
+            bx1 = min(rw, int(np.ceil((xs.max() + 1) * sx)) + pad)
+            by1 = min(rh, int(np.ceil((ys.max() + 1) * sy)) + pad)
+        if (bx1 - bx0) * (by1 - by0) > self.fine_cut_pixels:
+            return None
+        up = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST)
+        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)[by0:by1, bx0:bx1]
+        box_up = up[by0:by1, bx0:bx1]
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FINE_BAND * step + 1, 2 * FINE_BAND * step + 1))
+        fine = np.where(box_up > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        fine[cv2.erode(box_up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0] = cv2.GC_FGD
+        fine[cv2.dilate(box_up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0] = cv2.GC_BGD
         fine[hard == cv2.GC_FGD] = cv2.GC_FGD
         fine[hard == cv2.GC_BGD] = cv2.GC_BGD
-        if not np.any(bgd[0, :5] > 0) or not np.any(fgd[0, :5] > 0):
-            return None
-        image = np.ascontiguousarray(ctx.pyramid[0][y0:y1, x0:x1])
+        image = np.ascontiguousarray(ctx.pyramid[0][y0 + by0:y0 + by1, x0 + bx0:x0 + bx1])
         try:
             cv2.grabCut(image, fine, None, _tempered(bgd, 1.0), _tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:
             return None
-        return np.isin(fine, _FG_VALUES)
+        up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
+        return up.view(bool)
 
 
 def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
