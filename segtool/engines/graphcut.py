@@ -41,6 +41,7 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.grabcut_gmm import colour_index, learn_gmm, llr_table, tempered
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
@@ -80,70 +81,6 @@ class GrabCutState:
     fgd_model: np.ndarray
     labels: np.ndarray
     clicks_done: int = 0
-
-
-def gmm_log_likelihood(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Log density of an OpenCV GrabCut GMM ``(1, 65)`` at ``colours`` float32 ``(N, 3)`` -> ``(N,)``."""
-    m = np.asarray(model, np.float64).reshape(-1)
-    coefs, means, covs = m[:5], m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
-    out = np.full(len(colours), -np.inf, np.float64)
-    for k in range(5):
-        if coefs[k] <= 0:
-            continue
-        cov = covs[k] + np.eye(3) * 1e-2
-        inv = np.linalg.inv(cov)
-        d = colours.astype(np.float64) - means[k]
-        mahal = np.sum((d @ inv) * d, axis=1)
-        logp = np.log(coefs[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
-        out = np.logaddexp(out, logp)
-    return out
-
-
-def _tempered(model: np.ndarray, factor: float) -> np.ndarray:
-    """A copy of an OpenCV GMM ``(1, 65)`` with every covariance multiplied by ``factor``."""
-    out = np.array(model, np.float64, copy=True)
-    out[0, 20:65] *= factor
-    for k in range(5):
-        cov = out[0, 20 + 9 * k:29 + 9 * k].reshape(3, 3)
-        if out[0, k] > 0 and np.linalg.det(cov) <= 1e-9:  # keep OpenCV's det > eps assertion true
-            cov += np.eye(3) * 0.01
-    return out
-
-
-def learn_gmm(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """One hard-EM step of a 5-component GMM, as in OpenCV's GrabCut.
-
-    Each colour (float32 ``(N, 3)``) goes to its most likely component of ``model`` (``(1, 65)``:
-    5 weights, 5x3 means, 5x3x3 covariances); weights, means and covariances are re-estimated.
-    """
-    m = np.asarray(model, np.float64).reshape(-1)
-    means, covs = m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
-    score = np.full((len(colours), 5), -np.inf)
-    for k in range(5):
-        if m[k] <= 0:
-            continue
-        cov = covs[k] + np.eye(3) * 1e-2
-        d = colours - means[k]
-        mahal = np.sum((d @ np.linalg.inv(cov).astype(np.float32)) * d, axis=1)
-        score[:, k] = np.log(m[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)))
-    comp = np.argmax(score, axis=1)
-    counts = np.bincount(comp, minlength=5).astype(np.float64)
-    c64 = colours.astype(np.float64)
-    sums = np.stack([np.bincount(comp, c64[:, i], minlength=5) for i in range(3)], axis=1)
-    prods = np.zeros((5, 3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            prods[:, i, j] = prods[:, j, i] = np.bincount(comp, c64[:, i] * c64[:, j], minlength=5)
-    out = np.zeros((1, 65), np.float64)
-    for k in np.flatnonzero(counts):
-        mu = sums[k] / counts[k]
-        cov = prods[k] / counts[k] - np.outer(mu, mu)
-        if np.linalg.det(cov) <= 1e-6:  # (nearly) singular, e.g. one grey level: OpenCV asserts
-            cov = cov + np.eye(3) * 0.01
-        out[0, k] = counts[k] / len(colours)
-        out[0, 5 + 3 * k:8 + 3 * k] = mu
-        out[0, 20 + 9 * k:29 + 9 * k] = cov.reshape(-1)
-    return out
 
 
 class GrabCutEngine:
@@ -463,7 +400,7 @@ class GrabCutEngine:
                     break
                 bgd[:] = learn_gmm(bgd, colours[~fg])
                 fgd[:] = learn_gmm(fgd, colours[fg])
-                cv2.grabCut(work, labels, None, _tempered(bgd, factor), _tempered(fgd, factor), 1,
+                cv2.grabCut(work, labels, None, tempered(bgd, factor), tempered(fgd, factor), 1,
                             cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the seeds' answer
             return np.isin(labels, _FG_VALUES)
@@ -496,7 +433,7 @@ class GrabCutEngine:
         score = self.prior_weight * (4 * prior - 2)
         if np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
-            score += _llr_table(fgd, bgd)[_colour_index(colours)]
+            score += llr_table(fgd, bgd)[colour_index(colours)]
         cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
         cy = np.minimum((ys * sy).astype(np.intp), fg.shape[0] - 1)
         hard = labels[cy, cx]
@@ -546,7 +483,7 @@ class GrabCutEngine:
         fine[hard == cv2.GC_BGD] = cv2.GC_BGD
         image = np.ascontiguousarray(ctx.pyramid[0][y0 + by0:y0 + by1, x0 + bx0:x0 + bx1])
         try:
-            cv2.grabCut(image, fine, None, _tempered(bgd, 1.0), _tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
+            cv2.grabCut(image, fine, None, tempered(bgd, 1.0), tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:
             return None
         up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
@@ -566,24 +503,6 @@ def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.
     ys = ye[ry][:, None, None] + np.arange(bh)[None, :, None]
     valid = (xs < xe[rx + 1][:, None, None]) & (ys < ye[ry + 1][:, None, None])
     return np.broadcast_to(ys, valid.shape)[valid], np.broadcast_to(xs, valid.shape)[valid]
-
-
-_LUT_BITS = 5
-
-
-def _colour_index(colours: np.ndarray) -> np.ndarray:
-    """Index ``(N,)`` into a ``2**(3*_LUT_BITS)`` colour table of uint8 colours ``(N, 3)``."""
-    q = (colours >> (8 - _LUT_BITS)).astype(np.intp)
-    return (q[:, 0] << (2 * _LUT_BITS)) | (q[:, 1] << _LUT_BITS) | q[:, 2]
-
-
-def _llr_table(fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
-    """float32 table of ``log p_fg - log p_bg`` (clipped to +-10) at the centre of each colour bin."""
-    n = 1 << _LUT_BITS
-    centres = (np.arange(n, dtype=np.float32) + 0.5) * (256 / n)
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
-    llr = gmm_log_likelihood(fgd, grid) - gmm_log_likelihood(bgd, grid)
-    return np.clip(llr, -10, 10).astype(np.float32)
 
 
 def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
