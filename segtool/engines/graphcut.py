@@ -22,8 +22,11 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
 
 Speed: the ROI is cut at a working resolution of at most ``max_pixels`` pixels (taken from an image
 pyramid built by :meth:`GrabCutEngine.prepare`); when that is coarser than the photo, only the
-uncertain band along the upsampled boundary is re-decided at full resolution, per pixel, from the
-GrabCut colour models plus the coarse result as a prior. On a coarse grid the data term is scaled
+uncertain band along the upsampled boundary is re-decided at full resolution: by one frozen-model
+GrabCut pass over the band (colour plus contrast-sensitive smoothness, as the coarse cut) when the
+ROI, or else the band's box, has at most ``fine_cut_pixels`` pixels; otherwise (and with ``raw``,
+the behaviour before issue 15) per pixel, from the GrabCut colour models plus the coarse result as
+a prior. On a coarse grid the data term is scaled
 by ``1/scale`` (covariances times ``scale``), since boundaries shrink by ``scale`` but areas by its
 square; without this, coarse cuts shrink or vanish. A first cut that still collapses is redone at
 twice the resolution.
@@ -38,9 +41,13 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.grabcut_gmm import colour_index, learn_gmm, llr_table, tempered
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
+#: Half-width, in working-grid pixels, of the band the full-resolution cut re-decides (the coarse
+#: boundary is uncertain by about one working pixel either side; two leave it room).
+FINE_BAND = 2
 #: Seed of OpenCV's random generator before GrabCut's k-means initialisation (its per-thread state
 #: would otherwise carry over from any earlier OpenCV call, and masks would depend on what ran before).
 GMM_SEED = 12345
@@ -76,70 +83,6 @@ class GrabCutState:
     clicks_done: int = 0
 
 
-def gmm_log_likelihood(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Log density of an OpenCV GrabCut GMM ``(1, 65)`` at ``colours`` float32 ``(N, 3)`` -> ``(N,)``."""
-    m = np.asarray(model, np.float64).reshape(-1)
-    coefs, means, covs = m[:5], m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
-    out = np.full(len(colours), -np.inf, np.float64)
-    for k in range(5):
-        if coefs[k] <= 0:
-            continue
-        cov = covs[k] + np.eye(3) * 1e-2
-        inv = np.linalg.inv(cov)
-        d = colours.astype(np.float64) - means[k]
-        mahal = np.sum((d @ inv) * d, axis=1)
-        logp = np.log(coefs[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)) + 3 * np.log(2 * np.pi))
-        out = np.logaddexp(out, logp)
-    return out
-
-
-def _tempered(model: np.ndarray, factor: float) -> np.ndarray:
-    """A copy of an OpenCV GMM ``(1, 65)`` with every covariance multiplied by ``factor``."""
-    out = np.array(model, np.float64, copy=True)
-    out[0, 20:65] *= factor
-    for k in range(5):
-        cov = out[0, 20 + 9 * k:29 + 9 * k].reshape(3, 3)
-        if out[0, k] > 0 and np.linalg.det(cov) <= 1e-9:  # keep OpenCV's det > eps assertion true
-            cov += np.eye(3) * 0.01
-    return out
-
-
-def learn_gmm(model: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """One hard-EM step of a 5-component GMM, as in OpenCV's GrabCut.
-
-    Each colour (float32 ``(N, 3)``) goes to its most likely component of ``model`` (``(1, 65)``:
-    5 weights, 5x3 means, 5x3x3 covariances); weights, means and covariances are re-estimated.
-    """
-    m = np.asarray(model, np.float64).reshape(-1)
-    means, covs = m[5:20].reshape(5, 3), m[20:65].reshape(5, 3, 3)
-    score = np.full((len(colours), 5), -np.inf)
-    for k in range(5):
-        if m[k] <= 0:
-            continue
-        cov = covs[k] + np.eye(3) * 1e-2
-        d = colours - means[k]
-        mahal = np.sum((d @ np.linalg.inv(cov).astype(np.float32)) * d, axis=1)
-        score[:, k] = np.log(m[k]) - 0.5 * (mahal + np.log(np.linalg.det(cov)))
-    comp = np.argmax(score, axis=1)
-    counts = np.bincount(comp, minlength=5).astype(np.float64)
-    c64 = colours.astype(np.float64)
-    sums = np.stack([np.bincount(comp, c64[:, i], minlength=5) for i in range(3)], axis=1)
-    prods = np.zeros((5, 3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            prods[:, i, j] = prods[:, j, i] = np.bincount(comp, c64[:, i] * c64[:, j], minlength=5)
-    out = np.zeros((1, 65), np.float64)
-    for k in np.flatnonzero(counts):
-        mu = sums[k] / counts[k]
-        cov = prods[k] / counts[k] - np.outer(mu, mu)
-        if np.linalg.det(cov) <= 1e-6:  # (nearly) singular, e.g. one grey level: OpenCV asserts
-            cov = cov + np.eye(3) * 0.01
-        out[0, k] = counts[k] / len(colours)
-        out[0, 5 + 3 * k:8 + 3 * k] = mu
-        out[0, 20 + 9 * k:29 + 9 * k] = cov.reshape(-1)
-    return out
-
-
 class GrabCutEngine:
     """Interactive GrabCut (box, clicks, scribbles, mask refinement); rules in the module docstring.
 
@@ -173,6 +116,11 @@ class GrabCutEngine:
         box plus ``margin``, at the finer working resolution that gives (as RITM's zoom-in). Off by
         default: on the tune split of the GrabCut set click-first NoC@90 went 5.11 -> 4.67, but on
         all 33 images 6.24 -> 6.45, so it does not generalise. Clicks outside grow it again.
+    fine_cut_pixels : int
+        Largest full-resolution area (the ROI, else the band's box) whose boundary band is
+        re-decided by a graph cut (``_fine_cut``); larger ones, and 0, use the per-pixel decision.
+        A latency bound, not fitted to quality: every GrabCut-set image (at most 0.31 MP) is below
+        it; at 1 MP a follow-up click costs about 2x the per-pixel band (``segtool bench latency``).
     """
 
     name = "grabcut"
@@ -182,7 +130,8 @@ class GrabCutEngine:
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
                  refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
-                 click_hard_fraction: float = 0.8, zoom_follow_up: bool = False) -> None:
+                 click_hard_fraction: float = 0.8, zoom_follow_up: bool = False,
+                 fine_cut_pixels: int = 400_000) -> None:
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -196,6 +145,7 @@ class GrabCutEngine:
         self.data_power = float(data_power)
         self.click_hard_fraction = float(click_hard_fraction)
         self.zoom_follow_up = bool(zoom_follow_up)
+        self.fine_cut_pixels = int(fine_cut_pixels)
 
     # ------------------------------------------------------------------ prepare
     def prepare(self, image: np.ndarray) -> GrabCutContext:
@@ -452,7 +402,7 @@ class GrabCutEngine:
                     break
                 bgd[:] = learn_gmm(bgd, colours[~fg])
                 fgd[:] = learn_gmm(fgd, colours[fg])
-                cv2.grabCut(work, labels, None, _tempered(bgd, factor), _tempered(fgd, factor), 1,
+                cv2.grabCut(work, labels, None, tempered(bgd, factor), tempered(fgd, factor), 1,
                             cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the seeds' answer
             return np.isin(labels, _FG_VALUES)
@@ -470,6 +420,10 @@ class GrabCutEngine:
         rw, rh = x1 - x0, y1 - y0
         if fg.shape == (rh, rw):
             return fg
+        if not self.raw and self.fine_cut_pixels > 0:
+            fine = self._fine_cut(ctx, roi, fg, bgd, fgd, labels)
+            if fine is not None:
+                return fine
         coarse = fg.astype(np.uint8)
         ring = cv2.dilate(coarse, np.ones((3, 3), np.uint8)) != cv2.erode(coarse, np.ones((3, 3), np.uint8))
         out = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_NEAREST)
@@ -481,7 +435,7 @@ class GrabCutEngine:
         score = self.prior_weight * (4 * prior - 2)
         if np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
-            score += _llr_table(fgd, bgd)[_colour_index(colours)]
+            score += llr_table(fgd, bgd)[colour_index(colours)]
         cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
         cy = np.minimum((ys * sy).astype(np.intp), fg.shape[0] - 1)
         hard = labels[cy, cx]
@@ -490,6 +444,52 @@ class GrabCutEngine:
         out[ys[hard == cv2.GC_FGD], xs[hard == cv2.GC_FGD]] = 1
         out[ys[hard == cv2.GC_BGD], xs[hard == cv2.GC_BGD]] = 0
         return out.view(bool)
+
+
+    def _fine_cut(self, ctx: GrabCutContext, roi, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
+                  labels: np.ndarray) -> np.ndarray | None:
+        """Full-resolution bool ``(rh, rw)`` mask of the ROI from a graph cut of the boundary band.
+
+        Pixels farther than :data:`FINE_BAND` coarse pixels from the upsampled coarse boundary keep
+        the coarse answer (hard); the band between is re-decided by one GrabCut pass at full
+        resolution with the coarse cut's colour models, frozen: colour and contrast-sensitive
+        smoothness decide together, where the per-pixel band decision sees colour only. The cut
+        covers the whole ROI when it has at most ``fine_cut_pixels`` pixels (OpenCV's contrast
+        term beta then comes from the same pixels as on the coarse grid), else the band's bounding
+        box; hard labels of the coarse grid stay hard. None when that box exceeds
+        ``fine_cut_pixels`` or the cut cannot run (the per-pixel band decision is used).
+        """
+        x0, y0, x1, y1 = roi
+        rw, rh = x1 - x0, y1 - y0
+        step = int(np.ceil(max(rw / fg.shape[1], rh / fg.shape[0])))
+        pad = FINE_BAND * step + 1
+        ys, xs = np.nonzero(fg)
+        if len(ys) == 0 or not (np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0)):
+            return None
+        sx, sy = rw / fg.shape[1], rh / fg.shape[0]
+        bx0, by0, bx1, by1 = 0, 0, rw, rh
+        if rw * rh > self.fine_cut_pixels:
+            bx0, by0 = max(0, int(xs.min() * sx) - pad), max(0, int(ys.min() * sy) - pad)
+            bx1 = min(rw, int(np.ceil((xs.max() + 1) * sx)) + pad)
+            by1 = min(rh, int(np.ceil((ys.max() + 1) * sy)) + pad)
+        if (bx1 - bx0) * (by1 - by0) > self.fine_cut_pixels:
+            return None
+        up = cv2.resize(fg.astype(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST)
+        hard = cv2.resize(labels, (rw, rh), interpolation=cv2.INTER_NEAREST)[by0:by1, bx0:bx1]
+        box_up = up[by0:by1, bx0:bx1]
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FINE_BAND * step + 1, 2 * FINE_BAND * step + 1))
+        fine = np.where(box_up > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+        fine[cv2.erode(box_up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0] = cv2.GC_FGD
+        fine[cv2.dilate(box_up, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0] = cv2.GC_BGD
+        fine[hard == cv2.GC_FGD] = cv2.GC_FGD
+        fine[hard == cv2.GC_BGD] = cv2.GC_BGD
+        image = np.ascontiguousarray(ctx.pyramid[0][y0 + by0:y0 + by1, x0 + bx0:x0 + bx1])
+        try:
+            cv2.grabCut(image, fine, None, tempered(bgd, 1.0), tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
+        except cv2.error:
+            return None
+        up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
+        return up.view(bool)
 
 
 def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
@@ -505,24 +505,6 @@ def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.
     ys = ye[ry][:, None, None] + np.arange(bh)[None, :, None]
     valid = (xs < xe[rx + 1][:, None, None]) & (ys < ye[ry + 1][:, None, None])
     return np.broadcast_to(ys, valid.shape)[valid], np.broadcast_to(xs, valid.shape)[valid]
-
-
-_LUT_BITS = 5
-
-
-def _colour_index(colours: np.ndarray) -> np.ndarray:
-    """Index ``(N,)`` into a ``2**(3*_LUT_BITS)`` colour table of uint8 colours ``(N, 3)``."""
-    q = (colours >> (8 - _LUT_BITS)).astype(np.intp)
-    return (q[:, 0] << (2 * _LUT_BITS)) | (q[:, 1] << _LUT_BITS) | q[:, 2]
-
-
-def _llr_table(fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
-    """float32 table of ``log p_fg - log p_bg`` (clipped to +-10) at the centre of each colour bin."""
-    n = 1 << _LUT_BITS
-    centres = (np.arange(n, dtype=np.float32) + 0.5) * (256 / n)
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
-    llr = gmm_log_likelihood(fgd, grid) - gmm_log_likelihood(bgd, grid)
-    return np.clip(llr, -10, 10).astype(np.float32)
 
 
 def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -114,3 +114,39 @@ def test_flat_white_image_never_raises_an_opencv_error(prompt: Prompt) -> None:
     assert candidate.mask.shape == (80, 100)
     if prompt.box is not None:  # nothing outside the box can be object
         assert not candidate.mask[:, 70:].any()
+
+
+def _noisy_scene() -> tuple[np.ndarray, np.ndarray]:
+    """A 600x450 ellipse whose colours overlap the background's under strong per-pixel noise."""
+    rng = np.random.default_rng(5)
+    h, w = 450, 600
+    gt = np.zeros((h, w), np.uint8)
+    cv2.ellipse(gt, (300, 225), (165, 120), 20, 0, 360, 1, -1)
+    image = np.empty((h, w, 3), np.float32)
+    image[:] = (90, 110, 100)
+    image[gt > 0] = (150, 120, 80)
+    image += rng.normal(0, 35, (h, w, 3))
+    return np.clip(image, 0, 255).astype(np.uint8), gt > 0
+
+
+def test_full_resolution_band_cut_gives_a_smoother_truer_boundary_than_per_pixel_decisions() -> None:
+    image, gt = _noisy_scene()
+    fine_engine, per_pixel = GrabCutEngine(), GrabCutEngine(fine_cut_pixels=0)
+    prompt = Prompt(points=[[300, 225]], labels=[1])
+    fine = fine_engine.predict(fine_engine.prepare(image), prompt)[0]
+    plain = per_pixel.predict(per_pixel.prepare(image), prompt)[0]
+    assert fine.state.scale < 0.5  # cut coarse, boundary decided at full resolution
+    edges = [np.count_nonzero(m[:, 1:] != m[:, :-1]) for m in (fine.mask, plain.mask, gt)]
+    assert edges[0] < 1.06 * edges[2] < edges[1]  # per-pixel decisions leave a ragged boundary
+    assert mask_iou(fine.mask, gt) > mask_iou(plain.mask, gt) > 0.99
+    # only the band along the coarse boundary is re-decided: the coarse answer stands elsewhere
+    coarse = cv2.resize(fine.state.labels, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    coarse_fg = np.isin(coarse, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    far = np.maximum(cv2.distanceTransform(coarse_fg.astype(np.uint8), cv2.DIST_L2, 3),
+                     cv2.distanceTransform((~coarse_fg).astype(np.uint8), cv2.DIST_L2, 3)) > 12
+    assert far.mean() > 0.9
+    assert np.array_equal(fine.mask[far], coarse_fg[far])
+    # the raw engine (before issue 15) keeps the per-pixel band
+    raw = GrabCutEngine()
+    raw.raw = True
+    assert np.array_equal(raw.predict(raw.prepare(image), prompt)[0].mask, plain.mask)
