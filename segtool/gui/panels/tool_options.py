@@ -33,9 +33,10 @@ class ToolOptionsPanel(QDockWidget):
         self.multimask = QCheckBox(self.tr("SAM multi-mask (Tab cycles)"), body)
         form.addRow(self.tr("Wand tolerance"), self.tolerance)
         form.addRow(self.tr("Brush radius"), self.brush)
-        self.zoom_in = QCheckBox(self.tr("SAM zoom-in on small objects"), body)
-        self.zoom_in.setToolTip(self.tr("After the first click, encode a crop around a small object in the "
-                                        "background and decode later clicks on it"))
+        self.zoom_in = QCheckBox(self.tr("SAM zoom-in on clicked objects too"), body)
+        self.zoom_in.setToolTip(self.tr("A small object started with a box always zooms in: a crop around it is "
+                                        "encoded in the background and later clicks are decoded on it. With "
+                                        "this on, objects started with a click zoom in too."))
         self.refine_edges = QCheckBox(self.tr("SAM refine edges (GrabCut)"), body)
         self.refine_edges.setToolTip(self.tr("Re-decide a narrow band along each SAM mask's border with GrabCut"))
         form.addRow(self.snap)
