@@ -59,6 +59,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from segtool.core.masks import mask_iou
 from segtool.engines import sam_common as sc
 from segtool.engines import sam_zoom
 from segtool.engines.base import Candidate, Prompt
@@ -182,13 +183,6 @@ def honours(logits: np.ndarray, click: tuple[int, int, int]) -> bool:
     return bool(logits[y, x] > 0) == bool(label)
 
 
-def overlap(logits: np.ndarray, previous: np.ndarray) -> float:
-    """IoU of the masks of two low-res logit maps (1.0 when both are empty)."""
-    a, b = logits > 0, previous > 0
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else float(np.count_nonzero(a & b)) / float(union)
-
-
 def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: InteractiveOptions | None = None,
                 last_click: tuple[int, int, int] | None = None, previous: np.ndarray | None = None) -> int:
     """Index of the output to use (rules in the module docstring).
@@ -201,7 +195,7 @@ def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: In
         puts it on the wrong side is not taken instead of the single-mask output.
     previous : float32 ``(256, 256)`` logits of the mask before this click (same frame), or None:
         with ``options.keep_close``, after a positive click the stability fallback takes a
-        multi-mask output only when it is at least as close to that mask (:func:`overlap`) as the
+        multi-mask output only when it is at least as close to that mask (IoU) as the
         single-mask output is.
     """
     options = options or InteractiveOptions()
@@ -217,8 +211,9 @@ def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: In
     if last_click is not None:  # no multi-mask output honouring the click just made: the single-mask one
         ranked = [i for i in ranked if honours(low_res[i], last_click)]
     if options.keep_close and previous is not None and ranked and last_click is not None and last_click[2]:
-        near = overlap(low_res[0], previous)
-        ranked = [i for i in ranked if overlap(low_res[i], previous) >= near]
+        before = previous > 0
+        near = mask_iou(low_res[0] > 0, before)
+        ranked = [i for i in ranked if mask_iou(low_res[i] > 0, before) >= near]
     return ranked[0] if ranked else 0
 
 
