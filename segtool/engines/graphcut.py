@@ -433,7 +433,7 @@ class GrabCutEngine:
         sx, sy = fg.shape[1] / rw, fg.shape[0] / rh
         prior = _bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
         score = self.prior_weight * (4 * prior - 2)
-        if np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0):
+        if _has_models(bgd, fgd):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
             score += llr_table(fgd, bgd)[colour_index(colours)]
         cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
@@ -444,7 +444,6 @@ class GrabCutEngine:
         out[ys[hard == cv2.GC_FGD], xs[hard == cv2.GC_FGD]] = 1
         out[ys[hard == cv2.GC_BGD], xs[hard == cv2.GC_BGD]] = 0
         return out.view(bool)
-
 
     def _fine_cut(self, ctx: GrabCutContext, roi, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
                   labels: np.ndarray) -> np.ndarray | None:
@@ -461,12 +460,12 @@ class GrabCutEngine:
         """
         x0, y0, x1, y1 = roi
         rw, rh = x1 - x0, y1 - y0
-        step = int(np.ceil(max(rw / fg.shape[1], rh / fg.shape[0])))
+        sx, sy = rw / fg.shape[1], rh / fg.shape[0]   # image pixels per working pixel
+        step = int(np.ceil(max(sx, sy)))
         pad = FINE_BAND * step + 1
         ys, xs = np.nonzero(fg)
-        if len(ys) == 0 or not (np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0)):
+        if len(ys) == 0 or not _has_models(bgd, fgd):
             return None
-        sx, sy = rw / fg.shape[1], rh / fg.shape[0]
         bx0, by0, bx1, by1 = 0, 0, rw, rh
         if rw * rh > self.fine_cut_pixels:
             bx0, by0 = max(0, int(xs.min() * sx) - pad), max(0, int(ys.min() * sy) - pad)
@@ -490,6 +489,11 @@ class GrabCutEngine:
             return None
         up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
         return up.view(bool)
+
+
+def _has_models(bgd: np.ndarray, fgd: np.ndarray) -> bool:
+    """True when both GrabCut GMMs ``(1, 65)`` have a component with weight (a colour decision is possible)."""
+    return bool(np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0))
 
 
 def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
