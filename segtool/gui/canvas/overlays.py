@@ -214,7 +214,7 @@ class MaskOverlayItem(QGraphicsItem):
         on first use and kept. A reduced fill is the area average of the mask (soft edges); its outline is
         traced on the reduced mask, so it is within one screen pixel of the true border at that zoom."""
         if reduction not in self._levels:
-            x0, y0, x1, y1 = self.bbox
+            x0, y0 = self.bbox[:2]
             if reduction == 1:
                 self._levels[1] = (mask_fill_image(self.crop, self._fill_color),
                                    mask_outline_path(self.crop, x0, y0))
