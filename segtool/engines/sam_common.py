@@ -203,8 +203,6 @@ def validate_prompt(prompt: Prompt, orig_size: tuple[int, int]) -> None:
     check_prompt_inside(prompt, *orig_size)
     if prompt.mask_logits is not None and np.shape(prompt.mask_logits)[-2:] != (LOW_RES, LOW_RES):
         raise PromptError(f"previous mask logits must be {LOW_RES}x{LOW_RES}, got {np.shape(prompt.mask_logits)}")
-    if len(prompt.labels) and not np.isin(prompt.labels, (0, 1)).all():
-        raise PromptError("click labels must be 1 (object) or 0 (background)")
 
 
 def sparse_count(prompt: Prompt) -> int:

@@ -174,32 +174,38 @@ def _border_pixels(up: np.ndarray, origin: tuple[int, int], rows: AxisMap, cols:
     """Blend every pixel of the given cells exactly, as OpenCV does (vectorised over the cells).
 
     ``up`` is a window of the 1024-grid logits whose first pixel is up-pixel ``origin`` ``(row, col)``.
+    Every pixel of cell ``(j, i)`` reads the same four taps (its first taps are ``j`` and ``i`` by the
+    definition of a cell), so the taps are gathered once per cell; only the weights vary per pixel.
+    Arrays are laid out cell-last (``(hmax, wmax, n)``): numpy's inner loops then run over the many
+    cells, not over the few pixels of one cell.
     Returns int64 ``(m,)`` image rows and columns ``(ys, xs)`` of the cells' pixels in the mask.
     """
     jj, ii = cells
-    if len(jj) == 0:
+    n = len(jj)
+    if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     row_start, row_count, col_start, col_count = spans
-    hmax, wmax = int(row_count[jj].max(initial=0)), int(col_count[ii].max(initial=0))
-    dy, dx = np.arange(hmax), np.arange(wmax)
-    ys = np.minimum(row_start[jj][:, None] + dy[None, :], len(rows.i0) - 1)   # (n, hmax) image rows
-    xs = np.minimum(col_start[ii][:, None] + dx[None, :], len(cols.i0) - 1)   # (n, wmax) image columns
-    a1, b1 = cols.w1[xs], rows.w1[ys]
+    first_y, first_x = row_start[jj], col_start[ii]                 # (n,) each cell's first pixel
+    count_y, count_x = row_count[jj], col_count[ii]
+    hmax, wmax = int(count_y.max()), int(count_x.max())
+    dy, dx = np.arange(hmax)[:, None], np.arange(wmax)[:, None]
+    ys = np.minimum(first_y + dy, len(rows.i0) - 1)                 # (hmax, n) image rows
+    xs = np.minimum(first_x + dx, len(cols.i0) - 1)                 # (wmax, n) image columns
+    b1, a1 = rows.w1[ys], cols.w1[xs]
     a0, b0 = np.float32(1.0) - a1, np.float32(1.0) - b1
     # rows / columns past a cell's own (cells have hmax or fewer): NaN weights, never "inside"
-    b0[dy[None, :] >= row_count[jj][:, None]] = np.nan
-    a0[dx[None, :] >= col_count[ii][:, None]] = np.nan
-    j0, j1 = rows.i0[ys[:, :1]] - origin[0], rows.i1[ys[:, :1]] - origin[0]   # one up-row pair per cell
-    c0, c1 = cols.i0[xs] - origin[1], cols.i1[xs] - origin[1]
-    top = up[j0, c0] * a0 + up[j0, c1] * a1                                    # (n, wmax), OpenCV's order
+    b0[dy >= count_y] = np.nan
+    a0[dx >= count_x] = np.nan
+    j0, j1 = rows.i0[first_y] - origin[0], rows.i1[first_y] - origin[0]
+    c0, c1 = cols.i0[first_x] - origin[1], cols.i1[first_x] - origin[1]
+    top = up[j0, c0] * a0 + up[j0, c1] * a1                         # (wmax, n), OpenCV's order
     bottom = up[j1, c0] * a0 + up[j1, c1] * a1
-    value = top[:, None, :] * b0[:, :, None]                                   # (n, hmax, wmax)
-    value += bottom[:, None, :] * b1[:, :, None]
-    # image row / column of every (cell, dy, dx) entry, then of those inside
+    value = top[None, :, :] * b0[:, None, :]                        # (hmax, wmax, n)
+    value += bottom[None, :, :] * b1[:, None, :]
     flat = np.flatnonzero(value > threshold)
-    ys_all = np.broadcast_to(ys[:, :, None], value.shape).reshape(-1)
-    xs_all = np.broadcast_to(xs[:, None, :], value.shape).reshape(-1)
-    return ys_all[flat], xs_all[flat]
+    # the row and column of every (dy, dx, cell) entry, then of those inside (no integer division)
+    return (np.broadcast_to(ys[:, None, :], value.shape).reshape(-1)[flat],
+            np.broadcast_to(xs[None, :, :], value.shape).reshape(-1)[flat])
 
 
 def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple[int, int],
@@ -238,14 +244,15 @@ def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple
     row_start, col_start = ya + np.cumsum(row_count) - row_count, xa + np.cumsum(col_count) - col_count
     live = (row_count[:, None] > 0) & (col_count[None, :] > 0)
     sure &= live
+    maybe &= live
     spans = (row_start, row_count, col_start, col_count)
-    ys, xs = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe & ~sure & live), spans, threshold)
+    ys, xs = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe ^ sure), spans, threshold)  # sure cells are maybe cells
     box = _union(_sure_box(sure, *spans), _points_box(ys, xs))
     if box is None:
         return empty
     x0, y0, x1, y1 = box
     crop = _fill_sure(sure, rows.i0[y0:y1] - ja, cols.i0[x0:x1] - ia)
-    crop.reshape(-1)[(ys - y0) * (x1 - x0) + (xs - x0)] = True
+    crop[ys - y0, xs - x0] = True
     return crop, (x0, y0)
 
 
