@@ -138,6 +138,7 @@ def summarize(engine: str, traces: list[Trace], max_clicks: int, first: str,
         "images": [{"name": t.name, "ious": [round(v, 5) for v in t.ious],
                     "noc85": t.clicks_to(0.85, max_clicks), "noc90": t.clicks_to(0.90, max_clicks),
                     "clicks": [[c.x, c.y, int(c.positive)] for c in t.clicks],
+                    "made": list(t.made), "harmful_clicks": harmful_clicks([t])[0],
                     "prepare_seconds": round(t.prepare_seconds, 4),
                     "background_seconds": round(t.background_seconds, 4)} for t in traces],
     }

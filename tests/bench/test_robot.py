@@ -135,4 +135,6 @@ def test_harmful_clicks_are_counted_per_follow_up():
     assert harmful == 1 and follow_ups == sum(trace.made[1:])
     report = summarize("fake", [trace], 4, "box")
     assert report["protocol"].startswith("box-first") and report["harmful_clicks"] == 1
+    image = report["images"][0]  # per image too: split figures can be derived from one JSON exactly
+    assert image["harmful_clicks"] == 1 and image["made"] == trace.made
     assert len(report["boundary_f_at_click"]) == 4
