@@ -15,7 +15,11 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
   probable labels in the outer half, hard labels in the inner ``click_hard_fraction`` (a graph cut
   alone barely moves for a small hard disc). A first interaction made only of clicks
   uses the whole image as ROI, probable foreground in a disc of ``click_prior_fraction`` of the image
-  size around each positive click and probable background elsewhere.
+  size around each positive click and probable background elsewhere. After a cut started by or
+  continued with clicks only the pieces of foreground that hold a positive click are kept
+  (``clicked_components``); a follow-up click whose cut changes far more than the error it points
+  at is redone with its reach limited (flood guard, ``flood_ratio``); see
+  :mod:`segtool.engines.grabcut_clicks`.
 - **mask** (``prompt.mask`` without state or box): refinement of an existing mask (a SAM mask, say):
   pixels farther than ``refine_band`` from its border are hard foreground/background, the band
   between them is re-decided by graph cut.
@@ -41,7 +45,15 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
+from segtool.engines.grabcut_clicks import (
+    freeze_far,
+    is_flood,
+    keep_clicked,
+    new_click_priors,
+    thaw,
+)
 from segtool.engines.grabcut_gmm import colour_index, learn_gmm, llr_table, tempered
+from segtool.engines.grabcut_grid import bilinear, block_pixels
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
@@ -121,17 +133,32 @@ class GrabCutEngine:
         re-decided by a graph cut (``_fine_cut``); larger ones, and 0, use the per-pixel decision.
         A latency bound, not fitted to quality: every GrabCut-set image (at most 0.31 MP) is below
         it; at 1 MP a follow-up click costs about 2x the per-pixel band (``segtool bench latency``).
+    clicked_components : bool
+        Keep only the 8-connected pieces of the foreground that hold a positive click (plus the
+        largest piece when a box was given); pieces of similar colour elsewhere are dropped
+        (:func:`~segtool.engines.grabcut_clicks.keep_clicked`). Chosen on the tune split.
+    flood_ratio : float
+        Flood guard of a follow-up click: when the cut changes more than ``flood_ratio`` times the
+        area ``pi * d**2`` of the new click (``d``: its distance to the current boundary), the cut
+        is redone with every pixel farther than ``flood_reach * d`` from the click fixed
+        (:func:`~segtool.engines.grabcut_clicks.is_flood`); 0 turns it off. 50 chosen on the tune split
+        (25 tied, 100 was worse); ``flood_reach`` 4 as ``follow_up.REACH`` (3 and 6 tied).
     """
 
     name = "grabcut"
-    #: the behaviour before issue 15 (no follow-up zoom), for ``segtool bench noc --raw``
+    #: the behaviour before issue 15 (no follow-up zoom, per-pixel band, no clicked-piece rule or
+    #: flood guard), for ``segtool bench noc --raw``
     raw: bool = False
 
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
                  refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
                  click_hard_fraction: float = 0.8, zoom_follow_up: bool = False,
-                 fine_cut_pixels: int = 400_000) -> None:
+                 fine_cut_pixels: int = 400_000, clicked_components: bool = True,
+                 flood_ratio: float = 50.0, flood_reach: float = 4.0) -> None:
+        self.clicked_components = bool(clicked_components)
+        self.flood_ratio = float(flood_ratio)
+        self.flood_reach = float(flood_reach)
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -245,36 +272,6 @@ class GrabCutEngine:
             return self._box_roi(rect, h, w)
         return (0, 0, w, h)
 
-    @staticmethod
-    def _new_click_priors(labels: np.ndarray, prompt: Prompt, done: int, roi, scale: float,
-                          hard_fraction: float) -> None:
-        """Soft seeds for clicks made since the last cut, in place on working ``labels``.
-
-        A positive click on the background turns a disc of probable background into probable
-        foreground; its radius is half the click's distance to the current foreground (the robot and
-        annotators click in the middle of the missed part). The inner ``hard_fraction`` of that disc
-        becomes a hard constraint (hard labels of earlier clicks are never overwritten). Negative
-        clicks mirror this.
-        """
-        for (x, y), lab in list(zip(prompt.points, prompt.labels, strict=True))[done:]:
-            cx, cy = int((x - roi[0]) * scale), int((y - roi[1]) * scale)
-            if not (0 <= cy < labels.shape[0] and 0 <= cx < labels.shape[1]):
-                continue
-            fg = np.isin(labels, _FG_VALUES)
-            if bool(fg[cy, cx]) == bool(lab):
-                continue
-            other = (~fg if lab else fg).astype(np.uint8)  # the click's side of the boundary
-            dist = cv2.distanceTransform(other, cv2.DIST_L2, 3)
-            radius = int(np.clip(0.5 * dist[cy, cx], 1, max(labels.shape)))
-            disc = np.zeros(labels.shape, np.uint8)
-            cv2.circle(disc, (cx, cy), radius, 1, -1)
-            flip = (disc > 0) & (labels == (cv2.GC_PR_BGD if lab else cv2.GC_PR_FGD))
-            labels[flip] = cv2.GC_PR_FGD if lab else cv2.GC_PR_BGD
-            hard = np.zeros(labels.shape, np.uint8)
-            cv2.circle(hard, (cx, cy), max(1, int(hard_fraction * radius)), 1, -1)
-            labels[(hard > 0) & (labels != (cv2.GC_BGD if lab else cv2.GC_FGD))] = (
-                cv2.GC_FGD if lab else cv2.GC_BGD)
-
     def _zoomed_roi(self, state: GrabCutState, h: int, w: int) -> tuple[int, int, int, int]:
         """The ROI of a follow-up: the state's, shrunk to the current mask's box plus the box margin
         when that is smaller (a click-only start cuts the whole image; later clicks then work at
@@ -343,20 +340,36 @@ class GrabCutEngine:
                 return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
             prompt = Prompt(points=prompt.points, labels=prompt.labels, scribbles=prompt.scribbles)
         if state is not None:
-            roi, scale, labels = self._continue(context, prompt, state)
-            bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
-            self._new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
-            self._hard_seeds(labels, prompt, roi, scale)
-            work = self._work_image(context, roi, scale)
-            fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+            roi, scale, labels, bgd, fgd, fg = self._follow_up_cut(context, prompt, state)
         else:
             roi, scale, labels, bgd, fgd, fg = self._first_cut(context, prompt, box)
+        refining = state is None and box is None and prompt.mask is not None  # a given mask's pieces stay
+        if fg is not None and self.clicked_components and not self.raw and not refining:
+            fg = keep_clicked(labels, fg, keep_largest=box is not None)
         new_state = GrabCutState(roi, scale, bgd, fgd, labels, len(prompt.points))
         full = np.zeros((h, w), bool)
         if fg is None:
             return [Candidate(mask=full, score=0.0, state=None)]
         full[roi[1]:roi[3], roi[0]:roi[2]] = self._upsample(context, roi, scale, fg, bgd, fgd, labels)
         return [Candidate(mask=full, score=1.0, state=new_state)]
+
+    def _follow_up_cut(self, ctx: GrabCutContext, prompt: Prompt, state: GrabCutState):
+        """Cut of a follow-up interaction continuing ``state``; a cut that floods (see
+        :func:`~segtool.engines.grabcut_clicks.is_flood`) is redone with the new clicks' reach limited."""
+        roi, scale, labels = self._continue(ctx, prompt, state)
+        bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
+        before = np.isin(labels, _FG_VALUES)
+        clicks = new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
+        self._hard_seeds(labels, prompt, roi, scale)
+        work = self._work_image(ctx, roi, scale)
+        seeds, models = labels.copy(), (bgd.copy(), fgd.copy())
+        fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+        if fg is not None and not self.raw and is_flood(before, fg, clicks, self.flood_ratio):
+            labels, (bgd, fgd) = seeds, models
+            frozen = freeze_far(labels, clicks, self.flood_reach)
+            fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+            thaw(labels, frozen)
+        return roi, scale, labels, bgd, fgd, fg
 
     def _first_cut(self, ctx: GrabCutContext, prompt: Prompt, box):
         """Cut of a first interaction; a coarse cut that collapses (under 2% of its initial
@@ -427,11 +440,11 @@ class GrabCutEngine:
         coarse = fg.astype(np.uint8)
         ring = cv2.dilate(coarse, np.ones((3, 3), np.uint8)) != cv2.erode(coarse, np.ones((3, 3), np.uint8))
         out = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_NEAREST)
-        ys, xs = _block_pixels(ring, rh, rw)
+        ys, xs = block_pixels(ring, rh, rw)
         if len(ys) == 0:
             return out > 0
         sx, sy = fg.shape[1] / rw, fg.shape[0] / rh
-        prior = _bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
+        prior = bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
         score = self.prior_weight * (4 * prior - 2)
         if _has_models(bgd, fgd):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
@@ -494,29 +507,3 @@ class GrabCutEngine:
 def _has_models(bgd: np.ndarray, fgd: np.ndarray) -> bool:
     """True when both GrabCut GMMs ``(1, 65)`` have a component with weight (a colour decision is possible)."""
     return bool(np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0))
-
-
-def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-resolution ``(ys, xs)`` of the pixels that nearest-neighbour upsampling of bool
-    ``coarse`` ``(ch, cw)`` to ``(rh, rw)`` maps onto its True pixels (no full-size scan)."""
-    ch, cw = coarse.shape
-    ry, rx = np.nonzero(coarse)
-    xe = np.ceil(np.arange(cw + 1) * (rw / cw) - 1e-9).astype(np.intp)
-    ye = np.ceil(np.arange(ch + 1) * (rh / ch) - 1e-9).astype(np.intp)
-    xe[-1], ye[-1] = rw, rh
-    bw, bh = int(np.diff(xe).max()), int(np.diff(ye).max())
-    xs = xe[rx][:, None, None] + np.arange(bw)[None, None, :]
-    ys = ye[ry][:, None, None] + np.arange(bh)[None, :, None]
-    valid = (xs < xe[rx + 1][:, None, None]) & (ys < ye[ry + 1][:, None, None])
-    return np.broadcast_to(ys, valid.shape)[valid], np.broadcast_to(xs, valid.shape)[valid]
-
-
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples ``(N,)`` of float32 ``img`` ``(h, w)`` at float ``x``/``y`` ``(N,)`` (edges clamped)."""
-    if len(x) == 0:
-        return np.zeros(0, np.float32)
-    mx = np.ascontiguousarray(x, np.float32).reshape(1, -1)
-    my = np.ascontiguousarray(y, np.float32).reshape(1, -1)
-    chunks = [cv2.remap(img, mx[:, i:i + 32000], my[:, i:i + 32000], cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE) for i in range(0, mx.shape[1], 32000)]
-    return np.concatenate(chunks, axis=1).reshape(-1)
