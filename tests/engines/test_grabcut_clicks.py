@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from segtool.bench.robot import load_dataset, run_robot
 from segtool.core.masks import mask_iou
 from segtool.engines.base import Prompt
 from segtool.engines.graphcut import GrabCutEngine
@@ -37,3 +38,17 @@ def test_a_click_only_start_keeps_only_the_piece_that_holds_the_click() -> None:
     raw = GrabCutEngine()
     raw.raw = True  # the behaviour before issue 15 keeps every piece
     assert raw.predict(raw.prepare(image), prompt)[0].mask[100, 255]
+
+
+def test_flood_guard_stops_a_click_on_the_ram_from_flooding_the_rock(grabcut_dir) -> None:
+    """304074 (a ram on same-coloured rock, tune split): unguarded, a late positive click floods the
+    rock. (With the weaker data term of the default data_power 0.75 that click no longer floods
+    there, so both engines use the stronger 1.0 to show the guard at work on a real image.)"""
+    sample = next(s for s in load_dataset(grabcut_dir) if s.name == "304074")
+    guarded, unguarded = GrabCutEngine(data_power=1.0), GrabCutEngine(data_power=1.0, flood_ratio=0)
+    ctx = guarded.prepare(sample.image)
+    kept = run_robot(guarded, ctx, sample, max_clicks=20, first="click")
+    flooded = run_robot(unguarded, ctx, sample, max_clicks=20, first="click")
+    harmful = [sum(d < -0.05 for d in t.follow_up_deltas()) for t in (kept, flooded)]
+    assert harmful[0] < harmful[1]
+    assert min(flooded.ious[14:]) < 0.5 < 0.9 < min(kept.ious[14:])
