@@ -52,8 +52,8 @@ from segtool.engines.grabcut_clicks import (
     new_click_priors,
     thaw,
 )
-from segtool.engines.grabcut_gmm import colour_index, learn_gmm, llr_table, tempered
-from segtool.engines.grabcut_grid import bilinear, block_pixels
+from segtool.engines.grabcut_gmm import colour_index, has_models, learn_gmm, llr_table, tempered
+from segtool.engines.grabcut_grid import bilinear, block_pixels, refine_labels
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
@@ -244,27 +244,12 @@ class GrabCutEngine:
                 labels[:] = cv2.GC_BGD
             labels[bx[1]:max(bx[3], bx[1] + 1), bx[0]:max(bx[2], bx[0] + 1)] = cv2.GC_PR_FGD
         elif prompt.mask is not None:
-            labels = self._refine_labels(prompt.mask, roi, scale, shape)
+            labels = refine_labels(prompt.mask, roi, scale, shape, self.refine_band)
         else:
             r = max(2, int(round(self.click_prior_fraction * min(h, w) * scale)))
             for (x, y), lab in zip(prompt.points, prompt.labels, strict=True):
                 if lab == 1:
                     cv2.circle(labels, (int((x - x0) * scale), int((y - y0) * scale)), r, cv2.GC_PR_FGD, -1)
-        return labels
-
-    def _refine_labels(self, mask: np.ndarray, roi, scale: float, shape) -> np.ndarray:
-        """Hard fg/bg away from the border of ``mask`` (bool ``(H, W)``), probable labels in the band."""
-        x0, y0, x1, y1 = roi
-        crop = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST)
-        ys, xs = np.nonzero(mask)
-        size = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-        band = max(3, int(round(self.refine_band * size * scale)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-        inner = cv2.erode(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        outer = cv2.dilate(crop, kernel)
-        labels = np.where(crop > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        labels[inner > 0] = cv2.GC_FGD
-        labels[outer == 0] = cv2.GC_BGD
         return labels
 
     def _first_roi(self, prompt: Prompt, box, h: int, w: int) -> tuple[int, int, int, int]:
@@ -450,7 +435,7 @@ class GrabCutEngine:
         sx, sy = fg.shape[1] / rw, fg.shape[0] / rh
         prior = bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
         score = self.prior_weight * (4 * prior - 2)
-        if _has_models(bgd, fgd):
+        if has_models(bgd, fgd):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
             score += llr_table(fgd, bgd)[colour_index(colours)]
         cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
@@ -481,7 +466,7 @@ class GrabCutEngine:
         step = int(np.ceil(max(sx, sy)))
         pad = FINE_BAND * step + 1
         ys, xs = np.nonzero(fg)
-        if len(ys) == 0 or not _has_models(bgd, fgd):
+        if len(ys) == 0 or not has_models(bgd, fgd):
             return None
         bx0, by0, bx1, by1 = 0, 0, rw, rh
         if rw * rh > self.fine_cut_pixels:
@@ -506,8 +491,3 @@ class GrabCutEngine:
             return None
         up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
         return up.view(bool)
-
-
-def _has_models(bgd: np.ndarray, fgd: np.ndarray) -> bool:
-    """True when both GrabCut GMMs ``(1, 65)`` have a component with weight (a colour decision is possible)."""
-    return bool(np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0))
