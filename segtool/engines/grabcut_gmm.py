@@ -88,3 +88,8 @@ def llr_table(fgd: np.ndarray, bgd: np.ndarray) -> np.ndarray:
     grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), axis=-1).reshape(-1, 3)
     llr = gmm_log_likelihood(fgd, grid) - gmm_log_likelihood(bgd, grid)
     return np.clip(llr, -10, 10).astype(np.float32)
+
+
+def has_models(bgd: np.ndarray, fgd: np.ndarray) -> bool:
+    """True when both GrabCut GMMs ``(1, 65)`` have a component with weight (a colour decision is possible)."""
+    return bool(np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0))

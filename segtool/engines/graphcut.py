@@ -15,7 +15,11 @@ How a :class:`~segtool.engines.base.Prompt` becomes seeds (all drawn on the work
   probable labels in the outer half, hard labels in the inner ``click_hard_fraction`` (a graph cut
   alone barely moves for a small hard disc). A first interaction made only of clicks
   uses the whole image as ROI, probable foreground in a disc of ``click_prior_fraction`` of the image
-  size around each positive click and probable background elsewhere.
+  size around each positive click and probable background elsewhere. After a cut started by or
+  continued with clicks only the pieces of foreground that hold a positive click are kept
+  (``clicked_components``); a follow-up click whose cut changes far more than the error it points
+  at is redone with its reach limited (flood guard, ``flood_ratio``); see
+  :mod:`segtool.engines.grabcut_clicks`.
 - **mask** (``prompt.mask`` without state or box): refinement of an existing mask (a SAM mask, say):
   pixels farther than ``refine_band`` from its border are hard foreground/background, the band
   between them is re-decided by graph cut.
@@ -41,13 +45,23 @@ import numpy as np
 
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
-from segtool.engines.grabcut_gmm import colour_index, learn_gmm, llr_table, tempered
+from segtool.engines.grabcut_clicks import (
+    freeze_far,
+    is_flood,
+    keep_clicked,
+    new_click_priors,
+    thaw,
+)
+from segtool.engines.grabcut_gmm import colour_index, has_models, learn_gmm, llr_table, tempered
+from segtool.engines.grabcut_grid import bilinear, block_pixels, refine_labels
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
 _FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
 #: Half-width, in working-grid pixels, of the band the full-resolution cut re-decides (the coarse
 #: boundary is uncertain by about one working pixel either side; two leave it room).
 FINE_BAND = 2
+#: ``data_power`` of the behaviour before issue 15 (``raw``).
+RAW_DATA_POWER = 1.0
 #: Seed of OpenCV's random generator before GrabCut's k-means initialisation (its per-thread state
 #: would otherwise carry over from any earlier OpenCV call, and masks would depend on what ran before).
 GMM_SEED = 12345
@@ -108,6 +122,8 @@ class GrabCutEngine:
     data_power : float
         On a coarse grid the colour covariances are multiplied by ``scale ** data_power`` during the
         cut (a stronger data term against the relatively longer boundaries of a coarse grid).
+        0.75 chosen on the tune split (click-first NoC@90 for 0.5 / 0.75 / 0.875 / 1.0 / 1.25:
+        4.11 / 4.00 / 4.11 / 4.22 / 5.22; box-first 3.00 -> 2.89); ``raw`` keeps 1.0.
     click_hard_fraction : float
         A follow-up click that lands on the wrong side gets a soft disc of half its distance to the
         current boundary and a hard disc of this fraction of it (see ``_new_click_priors``).
@@ -121,17 +137,32 @@ class GrabCutEngine:
         re-decided by a graph cut (``_fine_cut``); larger ones, and 0, use the per-pixel decision.
         A latency bound, not fitted to quality: every GrabCut-set image (at most 0.31 MP) is below
         it; at 1 MP a follow-up click costs about 2x the per-pixel band (``segtool bench latency``).
+    clicked_components : bool
+        Keep only the 8-connected pieces of the foreground that hold a positive click (plus the
+        largest piece when a box was given); pieces of similar colour elsewhere are dropped
+        (:func:`~segtool.engines.grabcut_clicks.keep_clicked`). Chosen on the tune split.
+    flood_ratio : float
+        Flood guard of a follow-up click: when the cut changes more than ``flood_ratio`` times the
+        area ``pi * d**2`` of the new click (``d``: its distance to the current boundary), the cut
+        is redone with every pixel farther than ``flood_reach * d`` from the click fixed
+        (:func:`~segtool.engines.grabcut_clicks.is_flood`); 0 turns it off. 50 chosen on the tune split
+        (25 tied, 100 was worse); ``flood_reach`` 4 as ``follow_up.REACH`` (3 and 6 tied).
     """
 
     name = "grabcut"
-    #: the behaviour before issue 15 (no follow-up zoom), for ``segtool bench noc --raw``
+    #: the behaviour before issue 15 (no follow-up zoom, per-pixel band, no clicked-piece rule or
+    #: flood guard), for ``segtool bench noc --raw``
     raw: bool = False
 
     def __init__(self, *, max_pixels: int = 60_000, iterations: int = 5, click_iterations: int = 2,
                  click_radius: float = 5.0, margin: float = 0.5, click_prior_fraction: float = 0.15,
-                 refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 1.0,
+                 refine_band: float = 0.05, prior_weight: float = 3.0, data_power: float = 0.75,
                  click_hard_fraction: float = 0.8, zoom_follow_up: bool = False,
-                 fine_cut_pixels: int = 400_000) -> None:
+                 fine_cut_pixels: int = 400_000, clicked_components: bool = True,
+                 flood_ratio: float = 50.0, flood_reach: float = 4.0) -> None:
+        self.clicked_components = bool(clicked_components)
+        self.flood_ratio = float(flood_ratio)
+        self.flood_reach = float(flood_reach)
         if max_pixels < 1024:
             raise PromptError(f"max_pixels must be at least 1024, not {max_pixels}")
         self.max_pixels = int(max_pixels)
@@ -213,27 +244,12 @@ class GrabCutEngine:
                 labels[:] = cv2.GC_BGD
             labels[bx[1]:max(bx[3], bx[1] + 1), bx[0]:max(bx[2], bx[0] + 1)] = cv2.GC_PR_FGD
         elif prompt.mask is not None:
-            labels = self._refine_labels(prompt.mask, roi, scale, shape)
+            labels = refine_labels(prompt.mask, roi, scale, shape, self.refine_band)
         else:
             r = max(2, int(round(self.click_prior_fraction * min(h, w) * scale)))
             for (x, y), lab in zip(prompt.points, prompt.labels, strict=True):
                 if lab == 1:
                     cv2.circle(labels, (int((x - x0) * scale), int((y - y0) * scale)), r, cv2.GC_PR_FGD, -1)
-        return labels
-
-    def _refine_labels(self, mask: np.ndarray, roi, scale: float, shape) -> np.ndarray:
-        """Hard fg/bg away from the border of ``mask`` (bool ``(H, W)``), probable labels in the band."""
-        x0, y0, x1, y1 = roi
-        crop = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST)
-        ys, xs = np.nonzero(mask)
-        size = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-        band = max(3, int(round(self.refine_band * size * scale)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-        inner = cv2.erode(crop, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        outer = cv2.dilate(crop, kernel)
-        labels = np.where(crop > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        labels[inner > 0] = cv2.GC_FGD
-        labels[outer == 0] = cv2.GC_BGD
         return labels
 
     def _first_roi(self, prompt: Prompt, box, h: int, w: int) -> tuple[int, int, int, int]:
@@ -244,36 +260,6 @@ class GrabCutEngine:
             rect = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
             return self._box_roi(rect, h, w)
         return (0, 0, w, h)
-
-    @staticmethod
-    def _new_click_priors(labels: np.ndarray, prompt: Prompt, done: int, roi, scale: float,
-                          hard_fraction: float) -> None:
-        """Soft seeds for clicks made since the last cut, in place on working ``labels``.
-
-        A positive click on the background turns a disc of probable background into probable
-        foreground; its radius is half the click's distance to the current foreground (the robot and
-        annotators click in the middle of the missed part). The inner ``hard_fraction`` of that disc
-        becomes a hard constraint (hard labels of earlier clicks are never overwritten). Negative
-        clicks mirror this.
-        """
-        for (x, y), lab in list(zip(prompt.points, prompt.labels, strict=True))[done:]:
-            cx, cy = int((x - roi[0]) * scale), int((y - roi[1]) * scale)
-            if not (0 <= cy < labels.shape[0] and 0 <= cx < labels.shape[1]):
-                continue
-            fg = np.isin(labels, _FG_VALUES)
-            if bool(fg[cy, cx]) == bool(lab):
-                continue
-            other = (~fg if lab else fg).astype(np.uint8)  # the click's side of the boundary
-            dist = cv2.distanceTransform(other, cv2.DIST_L2, 3)
-            radius = int(np.clip(0.5 * dist[cy, cx], 1, max(labels.shape)))
-            disc = np.zeros(labels.shape, np.uint8)
-            cv2.circle(disc, (cx, cy), radius, 1, -1)
-            flip = (disc > 0) & (labels == (cv2.GC_PR_BGD if lab else cv2.GC_PR_FGD))
-            labels[flip] = cv2.GC_PR_FGD if lab else cv2.GC_PR_BGD
-            hard = np.zeros(labels.shape, np.uint8)
-            cv2.circle(hard, (cx, cy), max(1, int(hard_fraction * radius)), 1, -1)
-            labels[(hard > 0) & (labels != (cv2.GC_BGD if lab else cv2.GC_FGD))] = (
-                cv2.GC_FGD if lab else cv2.GC_BGD)
 
     def _zoomed_roi(self, state: GrabCutState, h: int, w: int) -> tuple[int, int, int, int]:
         """The ROI of a follow-up: the state's, shrunk to the current mask's box plus the box margin
@@ -343,20 +329,36 @@ class GrabCutEngine:
                 return [Candidate(mask=np.zeros((h, w), bool), score=0.0)]
             prompt = Prompt(points=prompt.points, labels=prompt.labels, scribbles=prompt.scribbles)
         if state is not None:
-            roi, scale, labels = self._continue(context, prompt, state)
-            bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
-            self._new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
-            self._hard_seeds(labels, prompt, roi, scale)
-            work = self._work_image(context, roi, scale)
-            fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+            roi, scale, labels, bgd, fgd, fg = self._follow_up_cut(context, prompt, state)
         else:
             roi, scale, labels, bgd, fgd, fg = self._first_cut(context, prompt, box)
+        refining = state is None and box is None and prompt.mask is not None  # a given mask's pieces stay
+        if fg is not None and self.clicked_components and not self.raw and not refining:
+            fg = keep_clicked(labels, fg, keep_largest=box is not None)
         new_state = GrabCutState(roi, scale, bgd, fgd, labels, len(prompt.points))
         full = np.zeros((h, w), bool)
         if fg is None:
             return [Candidate(mask=full, score=0.0, state=None)]
         full[roi[1]:roi[3], roi[0]:roi[2]] = self._upsample(context, roi, scale, fg, bgd, fgd, labels)
         return [Candidate(mask=full, score=1.0, state=new_state)]
+
+    def _follow_up_cut(self, ctx: GrabCutContext, prompt: Prompt, state: GrabCutState):
+        """Cut of a follow-up interaction continuing ``state``; a cut that floods (see
+        :func:`~segtool.engines.grabcut_clicks.is_flood`) is redone with the new clicks' reach limited."""
+        roi, scale, labels = self._continue(ctx, prompt, state)
+        bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
+        before = np.isin(labels, _FG_VALUES)
+        clicks = new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
+        self._hard_seeds(labels, prompt, roi, scale)
+        work = self._work_image(ctx, roi, scale)
+        seeds, models = labels.copy(), (bgd.copy(), fgd.copy())
+        fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+        if fg is not None and not self.raw and is_flood(before, fg, clicks, self.flood_ratio):
+            labels, (bgd, fgd) = seeds, models
+            frozen = freeze_far(labels, clicks, self.flood_reach)
+            fg = self._cut(work, labels, bgd, fgd, cv2.GC_EVAL, self.click_iterations, scale)
+            thaw(labels, frozen)
+        return roi, scale, labels, bgd, fgd, fg
 
     def _first_cut(self, ctx: GrabCutContext, prompt: Prompt, box):
         """Cut of a first interaction; a coarse cut that collapses (under 2% of its initial
@@ -395,7 +397,7 @@ class GrabCutEngine:
                 cv2.setRNGSeed(GMM_SEED)  # GrabCut's k-means start: the same prompt always gives the same mask
                 cv2.grabCut(work, labels, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
             colours = work.reshape(-1, 3).astype(np.float32)
-            factor = scale ** self.data_power
+            factor = scale ** (RAW_DATA_POWER if self.raw else self.data_power)
             for _ in range(iters):
                 fg = np.isin(labels, _FG_VALUES).reshape(-1)
                 if fg.all() or not fg.any():
@@ -427,13 +429,13 @@ class GrabCutEngine:
         coarse = fg.astype(np.uint8)
         ring = cv2.dilate(coarse, np.ones((3, 3), np.uint8)) != cv2.erode(coarse, np.ones((3, 3), np.uint8))
         out = cv2.resize(coarse, (rw, rh), interpolation=cv2.INTER_NEAREST)
-        ys, xs = _block_pixels(ring, rh, rw)
+        ys, xs = block_pixels(ring, rh, rw)
         if len(ys) == 0:
             return out > 0
         sx, sy = fg.shape[1] / rw, fg.shape[0] / rh
-        prior = _bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
+        prior = bilinear(coarse.astype(np.float32), (xs + 0.5) * sx - 0.5, (ys + 0.5) * sy - 0.5)
         score = self.prior_weight * (4 * prior - 2)
-        if _has_models(bgd, fgd):
+        if has_models(bgd, fgd):
             colours = ctx.pyramid[0][ys + y0, xs + x0]
             score += llr_table(fgd, bgd)[colour_index(colours)]
         cx = np.minimum((xs * sx).astype(np.intp), fg.shape[1] - 1)
@@ -464,7 +466,7 @@ class GrabCutEngine:
         step = int(np.ceil(max(sx, sy)))
         pad = FINE_BAND * step + 1
         ys, xs = np.nonzero(fg)
-        if len(ys) == 0 or not _has_models(bgd, fgd):
+        if len(ys) == 0 or not has_models(bgd, fgd):
             return None
         bx0, by0, bx1, by1 = 0, 0, rw, rh
         if rw * rh > self.fine_cut_pixels:
@@ -489,34 +491,3 @@ class GrabCutEngine:
             return None
         up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
         return up.view(bool)
-
-
-def _has_models(bgd: np.ndarray, fgd: np.ndarray) -> bool:
-    """True when both GrabCut GMMs ``(1, 65)`` have a component with weight (a colour decision is possible)."""
-    return bool(np.any(bgd[0, :5] > 0) and np.any(fgd[0, :5] > 0))
-
-
-def _block_pixels(coarse: np.ndarray, rh: int, rw: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-resolution ``(ys, xs)`` of the pixels that nearest-neighbour upsampling of bool
-    ``coarse`` ``(ch, cw)`` to ``(rh, rw)`` maps onto its True pixels (no full-size scan)."""
-    ch, cw = coarse.shape
-    ry, rx = np.nonzero(coarse)
-    xe = np.ceil(np.arange(cw + 1) * (rw / cw) - 1e-9).astype(np.intp)
-    ye = np.ceil(np.arange(ch + 1) * (rh / ch) - 1e-9).astype(np.intp)
-    xe[-1], ye[-1] = rw, rh
-    bw, bh = int(np.diff(xe).max()), int(np.diff(ye).max())
-    xs = xe[rx][:, None, None] + np.arange(bw)[None, None, :]
-    ys = ye[ry][:, None, None] + np.arange(bh)[None, :, None]
-    valid = (xs < xe[rx + 1][:, None, None]) & (ys < ye[ry + 1][:, None, None])
-    return np.broadcast_to(ys, valid.shape)[valid], np.broadcast_to(xs, valid.shape)[valid]
-
-
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples ``(N,)`` of float32 ``img`` ``(h, w)`` at float ``x``/``y`` ``(N,)`` (edges clamped)."""
-    if len(x) == 0:
-        return np.zeros(0, np.float32)
-    mx = np.ascontiguousarray(x, np.float32).reshape(1, -1)
-    my = np.ascontiguousarray(y, np.float32).reshape(1, -1)
-    chunks = [cv2.remap(img, mx[:, i:i + 32000], my[:, i:i + 32000], cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE) for i in range(0, mx.shape[1], 32000)]
-    return np.concatenate(chunks, axis=1).reshape(-1)

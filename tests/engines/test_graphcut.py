@@ -146,7 +146,8 @@ def test_full_resolution_band_cut_gives_a_smoother_truer_boundary_than_per_pixel
                      cv2.distanceTransform((~coarse_fg).astype(np.uint8), cv2.DIST_L2, 3)) > 12
     assert far.mean() > 0.9
     assert np.array_equal(fine.mask[far], coarse_fg[far])
-    # the raw engine (before issue 15) keeps the per-pixel band
-    raw = GrabCutEngine()
+    # the raw engine (before issue 15) keeps the per-pixel band (and data_power 1, every piece)
+    raw, old = GrabCutEngine(), GrabCutEngine(fine_cut_pixels=0, data_power=1.0, clicked_components=False)
     raw.raw = True
-    assert np.array_equal(raw.predict(raw.prepare(image), prompt)[0].mask, plain.mask)
+    assert np.array_equal(raw.predict(raw.prepare(image), prompt)[0].mask,
+                          old.predict(old.prepare(image), prompt)[0].mask)
