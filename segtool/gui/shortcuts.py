@@ -95,8 +95,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
              QT_TRANSLATE_NOOP("MainWindow", "click a region of similar colour (tolerance in Tool options); "
                                              "more clicks add (left) or cut out (right)"), "Tools"),
     Shortcut("tool:grabcut", QT_TRANSLATE_NOOP("MainWindow", "GrabCut"), ("G",),
-             QT_TRANSLATE_NOOP("MainWindow", "drag a box, then click or drag scribbles (left = object, "
-                                             "right = background) to correct"), "Tools"),
+             QT_TRANSLATE_NOOP("MainWindow", "drag a box or click on the object, then click or drag scribbles "
+                                             "(left = object, right = background) to correct"), "Tools"),
     Shortcut("tool:refine", QT_TRANSLATE_NOOP("MainWindow", "Refine selected"), ("R",),
              QT_TRANSLATE_NOOP("MainWindow", "GrabCut in a band around the selected mask's border "
                                              "(e.g. to fix a SAM edge)"), "Tools"),

@@ -104,6 +104,27 @@ def test_grabcut_box_then_enter(qtbot, canvas):
     assert inst.source == "grabcut" and mask_iou(inst.mask(), ellipse) >= 0.85
 
 
+def test_grabcut_starts_from_a_click_and_a_second_click_corrects_it(qtbot, canvas):
+    """A click (no drag) starts a GrabCut object, as the click-first benchmark does; a right click
+    on the square it leaked into (if any) or on the background continues that object."""
+    rgb, ellipse, square = scene_image()
+    canvas.show_image(1, rgb)
+    canvas.set_tool("grabcut")
+    ys, xs = np.nonzero(ellipse)
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=20000):
+        click(canvas, xs.mean(), ys.mean())
+    first = canvas.tool().current().mask
+    assert mask_iou(first, ellipse) >= 0.85
+    assert not (first & square).any()  # the other object (another colour) is not taken
+    sy, sx = np.nonzero(~ellipse & ~square)
+    with qtbot.waitSignal(canvas.candidate_painted, timeout=20000):
+        click(canvas, sx[0] + 5, sy[0] + 5, Qt.MouseButton.RightButton)
+    assert len(canvas.tool().prompt.points) == 2  # the same object, continued (not a new box)
+    _accept(canvas)
+    (inst,) = canvas.session.instances()
+    assert inst.source == "grabcut" and mask_iou(inst.mask(), ellipse) >= 0.85
+
+
 class _ThreeMasks:
     """A tiny engine returning three nested squares around the click (to test candidate cycling)."""
 

@@ -1,4 +1,5 @@
-"""GrabCut tool: drag a box, then clicks (left/right) or plain drags (scribbles) continue the colour model."""
+"""GrabCut tool: drag a box or click on the object, then clicks (left/right) or plain drags (scribbles)
+continue the colour model."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from segtool.gui.canvas.tools.sam_box import BoxPromptTool
 
 
 class GrabCutTool(BoxPromptTool):
-    """Box first (no live update: GrabCut is slower), then clicks or scribbles (drag) as hard seeds."""
+    """A box or a click first (no live update: GrabCut is slower), then clicks or scribbles (drag) as seeds.
+
+    A first click (a press and release without a drag) starts the object from that click alone, as
+    :class:`~segtool.engines.graphcut.GrabCutEngine` does for a click-only prompt (the GrabCut
+    benchmark's click-first protocol).
+    """
 
     name = "grabcut"
     source = "grabcut"
@@ -27,8 +33,12 @@ class GrabCutTool(BoxPromptTool):
         self._stroke_label = 1
         self._stroke_item: QGraphicsPathItem | None = None
 
+    def started(self) -> bool:
+        """True once the object has a box, a mask to refine or a click."""
+        return self.prompt.box is not None or self.prompt.mask is not None or len(self.prompt.points) > 0
+
     def press(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if self.prompt.box is None and self.prompt.mask is None:
+        if not self.started():
             return super().press(pos, button, modifiers)
         if not self.inside(pos):
             return False
@@ -53,6 +63,13 @@ class GrabCutTool(BoxPromptTool):
         return True
 
     def release(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
+        if self._start is not None:  # the first interaction: a box, or a click when it was not dragged
+            start, box = self._start, self._box(pos)
+            if min(box[2] - box[0], box[3] - box[1]) >= self.min_side:
+                return super().release(pos, button, modifiers)
+            self.discard()
+            self.add_click(start, False)
+            return True
         if not self._stroke:
             return super().release(pos, button, modifiers)
         stroke, self._stroke = self._stroke, []
