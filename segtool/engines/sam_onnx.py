@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from segtool.core.errors import ModelError
-from segtool.engines import onnx_variants, sam_interactive
+from segtool.engines import onnx_variants, sam_interactive, sam_upscale
 from segtool.engines import sam_common as sc
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import onnx_providers
@@ -131,6 +131,7 @@ class SamOnnxEngine:
         self.cache = default_cache() if cache is True else (cache or None)
         #: how a click is answered (:class:`segtool.engines.sam_interactive.InteractiveOptions`)
         self.interactive = sam_interactive.InteractiveOptions()
+        sam_upscale.start_warm_up()  # the compiled crop writer, before the first click needs it
 
     @property
     def full_decoder(self):

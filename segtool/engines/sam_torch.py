@@ -24,7 +24,7 @@ import numpy as np
 
 from segtool.core.errors import ModelError
 from segtool.engines import sam_common as sc
-from segtool.engines import sam_interactive
+from segtool.engines import sam_interactive, sam_upscale
 from segtool.engines.base import Candidate, Prompt
 from segtool.engines.devices import torch_device
 from segtool.engines.embeddings import EmbeddingCache, default_cache, embedding_key
@@ -148,6 +148,7 @@ class SamTorchEngine:
         self.cache = default_cache() if cache is True else (cache or None)
         #: how a click is answered (:class:`segtool.engines.sam_interactive.InteractiveOptions`)
         self.interactive = sam_interactive.InteractiveOptions()
+        sam_upscale.start_warm_up()  # the compiled crop writer, before the first click needs it
 
     @staticmethod
     def _load_state(net, state: dict[str, Any], path: Path) -> None:

@@ -19,11 +19,14 @@ offsets ``(x0, y0)``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from segtool.engines import sam_upscale_kernel
 
 #: Side of SAM's square model input (the "up" grid before the padding is cropped).
 INPUT_SIZE = 1024
@@ -246,6 +249,9 @@ def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple
     sure &= live
     maybe &= live
     spans = (row_start, row_count, col_start, col_count)
+    compiled = sam_upscale_kernel.kernels()
+    if compiled is not None:
+        return _compiled_crop(compiled, up, (top, left), rows, cols, sure, maybe, (ja, ia), spans, threshold)
     ys, xs = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe ^ sure), spans, threshold)  # sure cells are maybe cells
     box = _union(_sure_box(sure, *spans), _points_box(ys, xs))
     if box is None:
@@ -253,6 +259,26 @@ def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple
     x0, y0, x1, y1 = box
     crop = _fill_sure(sure, rows.i0[y0:y1] - ja, cols.i0[x0:x1] - ia)
     crop[ys - y0, xs - x0] = True
+    return crop, (x0, y0)
+
+
+def _compiled_crop(compiled: tuple, up: np.ndarray, origin: tuple[int, int], rows: AxisMap, cols: AxisMap, sure: np.ndarray,
+                   maybe: np.ndarray, cell_origin: tuple[int, int], spans: tuple[np.ndarray, ...], threshold: float
+                   ) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`mask_crop`'s border steps compiled (:mod:`segtool.engines.sam_upscale_kernel`): the same
+    crop as the numpy path, pixel for pixel."""
+    cells = np.nonzero(maybe ^ sure)  # the border cells
+    maps = (rows.i0, rows.i1, rows.w1, cols.i0, cols.i1, cols.w1)
+    # C-contiguous, int64 and float64 arguments always: one compiled signature (see warm_up)
+    args = (np.ascontiguousarray(up), int(origin[0]), int(origin[1]), *maps, *cells, *spans, float(threshold))
+    border_box, write_border = compiled
+    by0, bx0, by1, bx1 = border_box(*args)
+    box = _union(_sure_box(sure, *spans), (int(bx0), int(by0), int(bx1), int(by1)) if by1 > 0 else None)
+    if box is None:
+        return np.zeros((0, 0), bool), (0, 0)
+    x0, y0, x1, y1 = box
+    crop = _fill_sure(sure, rows.i0[y0:y1] - cell_origin[0], cols.i0[x0:x1] - cell_origin[1])
+    write_border(crop, int(y0), int(x0), *args)
     return crop, (x0, y0)
 
 
@@ -300,3 +326,28 @@ def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | N
     if a is None or b is None:
         return a or b
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+_warm_lock = threading.Lock()
+_warm_started = False
+
+
+def warm_up() -> None:
+    """One :func:`mask_crop` of a 1.2 MP image: numba compiles (or loads from its cache) the kernels for
+    the very argument types a click passes (about 1.4 s the first time on a 2-core VM, 0.5 s cached)."""
+    if sam_upscale_kernel.kernels() is None:
+        return
+    yy, xx = np.mgrid[0:256, 0:256]
+    low = (40.0 - np.hypot(yy - 128.0, xx - 128.0)).astype(np.float32)
+    mask_crop(low, (1024, 1024), (1100, 1100))
+
+
+def start_warm_up() -> None:
+    """:func:`warm_up` in a daemon thread, once per process (the SAM engines call it when they load,
+    so that no click waits for the compiler)."""
+    global _warm_started
+    with _warm_lock:
+        if _warm_started or not sam_upscale_kernel.AVAILABLE:
+            return
+        _warm_started = True
+    threading.Thread(target=warm_up, name="segtool-upscale-warm-up", daemon=True).start()

@@ -111,3 +111,19 @@ def test_candidate_equals_the_exported_graphs_full_resolution_mask(engine, size)
     graph_mask = masks[0, 0] > 0
     assert (cand.mask != graph_mask).sum() <= 1e-4 * graph_mask.sum()  # onnxruntime's Resize vs OpenCV: rounding
     assert np.array_equal(cand.mask, sc.upscale_logits(cand.low_res_logits, ctx.input_size, size) > 0)
+
+
+@pytest.mark.parametrize("size", [(3000, 4000), (6000, 8000), (1500, 700), (5, 1200), (7000, 300)])
+@pytest.mark.parametrize("bias", [-6.0, -2.0, 0.0, 3.0])
+def test_compiled_border_writer_gives_the_numpy_paths_crop_exactly(size, bias, monkeypatch):
+    from segtool.engines import sam_upscale_kernel
+
+    assert sam_upscale_kernel.AVAILABLE, "numba is a dependency: the compiled path must be there"
+    su.warm_up()
+    low = _smooth_logits(size[0] + int(bias * 10) + 100, bias)
+    input_size = sc.resized_shape(*size)
+    compiled = su.mask_crop(low, input_size, size)
+    monkeypatch.setattr(sam_upscale_kernel, "AVAILABLE", False)
+    plain = su.mask_crop(low, input_size, size)
+    assert compiled[1] == plain[1] and compiled[0].shape == plain[0].shape
+    assert np.array_equal(compiled[0], plain[0])
