@@ -46,6 +46,7 @@ import numpy as np
 from segtool.core.errors import PromptError
 from segtool.engines.base import Candidate, Prompt, check_prompt_inside
 from segtool.engines.grabcut_clicks import (
+    FG_VALUES,
     freeze_far,
     is_flood,
     keep_clicked,
@@ -56,7 +57,6 @@ from segtool.engines.grabcut_gmm import colour_index, has_models, learn_gmm, llr
 from segtool.engines.grabcut_grid import bilinear, block_pixels, refine_labels
 from segtool.engines.region_grow import _checked_box, rasterize_seeds
 
-_FG_VALUES = (cv2.GC_FGD, cv2.GC_PR_FGD)
 #: Half-width, in working-grid pixels, of the band the full-resolution cut re-decides (the coarse
 #: boundary is uncertain by about one working pixel either side; two leave it room).
 FINE_BAND = 2
@@ -265,7 +265,7 @@ class GrabCutEngine:
         """The ROI of a follow-up: the state's, shrunk to the current mask's box plus the box margin
         when that is smaller (a click-only start cuts the whole image; later clicks then work at
         the finer resolution a box start gets)."""
-        fg = np.isin(state.labels, _FG_VALUES)
+        fg = np.isin(state.labels, FG_VALUES)
         if state.roi != (0, 0, w, h) or not fg.any():  # only a click-only start cut the whole image
             return state.roi
         ys, xs = np.nonzero(fg)
@@ -302,7 +302,7 @@ class GrabCutEngine:
             prev = prompt.mask[roi[1]:roi[3], roi[0]:roi[2]].astype(np.uint8)
         else:
             whole = np.zeros((h, w), np.uint8)
-            fg = np.isin(old, _FG_VALUES).astype(np.uint8)
+            fg = np.isin(old, FG_VALUES).astype(np.uint8)
             whole[state.roi[1]:state.roi[3], state.roi[0]:state.roi[2]] = cv2.resize(
                 fg, (state.roi[2] - state.roi[0], state.roi[3] - state.roi[1]), interpolation=cv2.INTER_NEAREST)
             prev = whole[roi[1]:roi[3], roi[0]:roi[2]]
@@ -347,7 +347,7 @@ class GrabCutEngine:
         :func:`~segtool.engines.grabcut_clicks.is_flood`) is redone with the new clicks' reach limited."""
         roi, scale, labels = self._continue(ctx, prompt, state)
         bgd, fgd = state.bgd_model.copy(), state.fgd_model.copy()
-        before = np.isin(labels, _FG_VALUES)
+        before = np.isin(labels, FG_VALUES)
         clicks = new_click_priors(labels, prompt, state.clicks_done, roi, scale, self.click_hard_fraction)
         self._hard_seeds(labels, prompt, roi, scale)
         work = self._work_image(ctx, roi, scale)
@@ -370,7 +370,7 @@ class GrabCutEngine:
             size = (max(1, round((roi[3] - roi[1]) * scale)), max(1, round((roi[2] - roi[0]) * scale)))
             labels = self._init_labels(prompt, box, roi, scale, size, h, w)
             self._hard_seeds(labels, prompt, roi, scale)
-            initial = np.count_nonzero(np.isin(labels, _FG_VALUES))
+            initial = np.count_nonzero(np.isin(labels, FG_VALUES))
             work = self._work_image(ctx, roi, scale)
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
             fg = self._cut(work, labels, bgd, fgd, cv2.GC_INIT_WITH_MASK, self.iterations, scale)
@@ -386,7 +386,7 @@ class GrabCutEngine:
         covariances are multiplied by ``scale``: the data term grows by ``1/scale``, balancing the
         shorter boundaries of a coarse grid (without it a coarse cut shrinks or vanishes).
         """
-        fg_seed = np.isin(labels, _FG_VALUES)
+        fg_seed = np.isin(labels, FG_VALUES)
         if not fg_seed.any():
             return None
         if fg_seed.all() or min(work.shape[:2]) < 2 or min(np.count_nonzero(fg_seed),
@@ -399,7 +399,7 @@ class GrabCutEngine:
             colours = work.reshape(-1, 3).astype(np.float32)
             factor = scale ** (RAW_DATA_POWER if self.raw else self.data_power)
             for _ in range(iters):
-                fg = np.isin(labels, _FG_VALUES).reshape(-1)
+                fg = np.isin(labels, FG_VALUES).reshape(-1)
                 if fg.all() or not fg.any():
                     break
                 bgd[:] = learn_gmm(bgd, colours[~fg])
@@ -407,8 +407,8 @@ class GrabCutEngine:
                 cv2.grabCut(work, labels, None, tempered(bgd, factor), tempered(fgd, factor), 1,
                             cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the seeds' answer
-            return np.isin(labels, _FG_VALUES)
-        return np.isin(labels, _FG_VALUES)
+            return np.isin(labels, FG_VALUES)
+        return np.isin(labels, FG_VALUES)
 
     def _upsample(self, ctx: GrabCutContext, roi, scale: float, fg: np.ndarray, bgd: np.ndarray,
                   fgd: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -489,5 +489,5 @@ class GrabCutEngine:
             cv2.grabCut(image, fine, None, tempered(bgd, 1.0), tempered(fgd, 1.0), 1, cv2.GC_EVAL_FREEZE_MODEL)
         except cv2.error:
             return None
-        up[by0:by1, bx0:bx1] = np.isin(fine, _FG_VALUES)
+        up[by0:by1, bx0:bx1] = np.isin(fine, FG_VALUES)
         return up.view(bool)

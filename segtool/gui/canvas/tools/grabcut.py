@@ -63,13 +63,6 @@ class GrabCutTool(BoxPromptTool):
         return True
 
     def release(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
-        if self._start is not None:  # the first interaction: a box, or a click when it was not dragged
-            start, box = self._start, self._box(pos)
-            if min(box[2] - box[0], box[3] - box[1]) >= self.min_side:
-                return super().release(pos, button, modifiers)
-            self.discard()
-            self.add_click(start, False)
-            return True
         if not self._stroke:
             return super().release(pos, button, modifiers)
         stroke, self._stroke = self._stroke, []
@@ -86,6 +79,11 @@ class GrabCutTool(BoxPromptTool):
         self.end_step()
         self.request()
         return True
+
+    def not_dragged(self, start: QPointF) -> None:
+        """A first press and release without a drag: the object starts from that click."""
+        self.discard()
+        self.add_click(start, False)
 
     def clear_last_mark(self) -> None:
         if self._items:

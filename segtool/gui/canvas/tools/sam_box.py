@@ -57,15 +57,19 @@ class BoxPromptTool(PromptTool):
     def release(self, pos: QPointF, button: Qt.MouseButton, modifiers: Qt.KeyboardModifier) -> bool:
         if self._start is None:
             return False
-        box = self._box(pos)
+        start, box = self._start, self._box(pos)
         self._start = None
         if min(box[2] - box[0], box[3] - box[1]) < self.min_side:
-            self.discard()
+            self.not_dragged(start)
             return True
         self.prompt.box = box
         self.end_step()
         self.request()
         return True
+
+    def not_dragged(self, start: QPointF) -> None:
+        """A press and release at ``start`` without a drag: no box (the GrabCut tool starts from the click)."""
+        self.discard()
 
     def discard(self) -> None:
         self._start, self._rect = None, None
