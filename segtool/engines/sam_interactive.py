@@ -202,14 +202,15 @@ def choose_mask(low_res: np.ndarray, iou: np.ndarray, n_sparse: int, options: In
     if len(iou) < 4:
         return int(np.argmax(iou))
     ranked = rank_multimask(low_res, iou, options.first_by_stability)
-    if last_click is not None:
-        ranked = [i for i in ranked if honours(low_res[i], last_click)] or ranked
+    if last_click is not None:  # the multi-mask outputs that put the click just made on its side
+        honouring = [i for i in ranked if honours(low_res[i], last_click)]
+    else:
+        honouring = ranked
     if n_sparse <= 2:
-        return ranked[0]
+        return (honouring or ranked)[0]
     if not options.sam2_follow_up or stability(low_res[0], SAM2_STABILITY_DELTA) >= SAM2_STABILITY_THRESH:
         return 0
-    if last_click is not None:  # no multi-mask output honouring the click just made: the single-mask one
-        ranked = [i for i in ranked if honours(low_res[i], last_click)]
+    ranked = honouring  # none honours the click just made: the single-mask output (below)
     if options.keep_close and previous is not None and ranked and last_click is not None and last_click[2]:
         before = previous > 0
         near = mask_iou(low_res[0] > 0, before)
