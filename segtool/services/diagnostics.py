@@ -7,7 +7,7 @@ never imports PySide6 and a broken Qt platform plugin is reported, not crashed o
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
 import platform
 import shutil

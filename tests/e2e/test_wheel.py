@@ -71,6 +71,12 @@ def test_wheel_runs_from_a_fresh_venv(dists: Path, tmp_path: Path) -> None:
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("segtool ")
 
+    # what `segtool demo` checks first on a real display (a plain install preloads nothing for it)
+    xcb = subprocess.run([str(bindir / "python"), "-c", "from segtool.services.diagnostics import "
+                          "missing_xcb_libraries; print(missing_xcb_libraries())"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert xcb.returncode == 0, xcb.stderr[-2000:]
+
     shot = tmp_path / "shot.png"
     run = subprocess.run([str(bindir / "segtool"), "demo", "--screenshot", str(shot)], capture_output=True,
                          text=True, env=env, cwd=tmp_path, timeout=600)
