@@ -127,3 +127,24 @@ def test_compiled_border_writer_gives_the_numpy_paths_crop_exactly(size, bias, m
     plain = su.mask_crop(low, input_size, size)
     assert compiled[1] == plain[1] and compiled[0].shape == plain[0].shape
     assert np.array_equal(compiled[0], plain[0])
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (866, 1155), (1024, 1024), (513, 1024), (1023, 1025), (1, 1024)])
+@pytest.mark.parametrize("bias", [-4.0, 0.0, 6.0])
+def test_images_as_large_as_the_input_take_the_compiled_path_and_get_sams_mask_exactly(size, bias):
+    """With the kernels, a 1 MP photo takes the per-cell path (cheaper than SAM's two resizes there);
+    its crop is exactly the thresholded full upscale. Images that the second step shrinks keep the resizes."""
+    from segtool.engines import sam_upscale_kernel
+
+    assert sam_upscale_kernel.AVAILABLE, "numba is a dependency: the compiled path must be there"
+    assert not su.takes_opencv_resizes(size, compiled=True) and su.takes_opencv_resizes(size, compiled=False)
+    assert su.takes_opencv_resizes((480, 640), compiled=True)
+    su.warm_up()
+    low = _smooth_logits(size[0] * 3 + size[1] + int(bias), bias)
+    input_size = sc.resized_shape(*size)
+    full = sc.upscale_logits(low, input_size, size) > 0
+    ys, xs = np.nonzero(full)
+    assert ys.size > 0
+    crop, offset = su.mask_crop(low, input_size, size)
+    assert offset == (xs.min(), ys.min())
+    assert np.array_equal(crop, full[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
