@@ -255,7 +255,7 @@ def mask_crop(low_res: np.ndarray, input_size: tuple[int, int], orig_size: tuple
     spans = (row_start, row_count, col_start, col_count)
     if compiled is not None:
         return _compiled_crop(compiled, up, (top, left), rows, cols, sure, maybe, (ja, ia), spans, threshold)
-    ys, xs = _border_pixels(up, (top, left), rows, cols, np.nonzero(maybe ^ sure), spans, threshold)  # sure cells are maybe cells
+    ys, xs = _border_pixels(up, (top, left), rows, cols, border_cells(maybe ^ sure), spans, threshold)  # sure cells are maybe cells
     box = _union(_sure_box(sure, *spans), _points_box(ys, xs))
     if box is None:
         return empty
@@ -278,7 +278,7 @@ def _compiled_crop(compiled: tuple, up: np.ndarray, origin: tuple[int, int], row
                    ) -> tuple[np.ndarray, tuple[int, int]]:
     """:func:`mask_crop`'s border steps compiled (:mod:`segtool.engines.sam_upscale_kernel`): the same
     crop as the numpy path, pixel for pixel."""
-    cells = np.nonzero(maybe ^ sure)  # the border cells
+    cells = border_cells(maybe ^ sure)
     maps = (rows.i0, rows.i1, rows.w1, cols.i0, cols.i1, cols.w1)
     # C-contiguous, int64 and float64 arguments always: one compiled signature (see warm_up)
     args = (np.ascontiguousarray(up), int(origin[0]), int(origin[1]), *maps, *cells, *spans, float(threshold))
@@ -291,6 +291,12 @@ def _compiled_crop(compiled: tuple, up: np.ndarray, origin: tuple[int, int], row
     crop = _fill_sure(sure, rows.i0[y0:y1] - cell_origin[0], cols.i0[x0:x1] - cell_origin[1])
     write_border(crop, int(y0), int(x0), *args)
     return crop, (x0, y0)
+
+
+def border_cells(border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int64 ``(rows, cols)`` of the True cells of bool ``(nj, ni)`` ``border``, row-major: what
+    ``np.nonzero`` gives, an order of magnitude faster (its 2-D form costs 1 ms on a 430x430 window)."""
+    return np.divmod(np.flatnonzero(border), border.shape[1])
 
 
 def _points_box(ys: np.ndarray, xs: np.ndarray) -> tuple[int, int, int, int] | None:
