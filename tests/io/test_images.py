@@ -71,6 +71,35 @@ def test_exif_orientation_applied(tmp_path: Path, orientation: int) -> None:
         np.testing.assert_array_equal(out[0, -1], RGB[0, 0])
 
 
+JPEG_VARIANTS = {"baseline": {"quality": 90}, "progressive": {"quality": 85, "progressive": True},
+                 "444": {"quality": 95, "subsampling": 0}, "422": {"quality": 80, "subsampling": 1},
+                 "low": {"quality": 15}}
+
+
+@pytest.mark.parametrize("variant", sorted(JPEG_VARIANTS))
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_rgb_jpegs_decode_to_pillows_pixels_upright(tmp_path: Path, variant: str, orientation: int) -> None:
+    """RGB JPEGs are decoded by OpenCV (GIL released, twice as fast): the very pixels Pillow decodes, with
+    the EXIF orientation applied once (OpenCV's own rotation is off)."""
+    rng = np.random.default_rng(orientation)
+    pixels = cv2.resize(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), (331, 217), interpolation=cv2.INTER_CUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"{variant}-{orientation}.jpg"
+    Image.fromarray(pixels).save(path, exif=exif.tobytes(), **JPEG_VARIANTS[variant])
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    np.testing.assert_array_equal(load_image(path), expected)
+
+
+def test_gray_and_cmyk_jpegs_keep_pillows_conversion(tmp_path: Path) -> None:
+    gray = (np.arange(40 * 30) % 251).astype(np.uint8).reshape(30, 40)
+    Image.fromarray(gray).save(tmp_path / "g.jpg", quality=90)
+    Image.fromarray(np.dstack([gray, 255 - gray, gray // 2])).convert("CMYK").save(tmp_path / "c.jpg", quality=90)
+    for name in ("g.jpg", "c.jpg"):
+        expected = np.asarray(Image.open(tmp_path / name).convert("RGB"))
+        np.testing.assert_array_equal(load_image(tmp_path / name), expected)
+
+
 def test_apply_orientation_matches_pillow_for_all_tags() -> None:
     pil = Image.fromarray(RGB)
     for tag, method in [(2, Image.Transpose.FLIP_LEFT_RIGHT), (3, Image.Transpose.ROTATE_180),
