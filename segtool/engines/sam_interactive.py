@@ -18,8 +18,8 @@ passed straight through, as before issue 15). Per interaction:
      itself ranks by predicted IoU alone; the small model's IoU head favours its largest mask
      (on the tune split of the GrabCut set the first click's mean IoU was 0.54 by predicted IoU and
      0.63 by predicted IoU x stability). Of the outputs scoring within ``first_near_best`` (0.05)
-     of the best, the largest is taken (a click usually means the whole object, not the part
-     around the click): on the tune split the first click's low-res IoU went 0.63 -> 0.73 (the
+     of the best, the largest one-piece mask is taken (a click usually means the whole object, not
+     the part around the click): on the tune split the first click's low-res IoU went 0.63 -> 0.73 (the
      oracle, the best output by ground truth, 0.79), click-first NoC@90 2.78 -> 2.67 (with the
      clamp below); 0.1 gave the same, 0.02 changed nothing.
    - Any other prompt follows SAM 2's ``dynamic_multimask_via_stability``: the single-mask output,
@@ -203,16 +203,24 @@ def rank_multimask(low_res: np.ndarray, iou: np.ndarray, by_stability: bool = Tr
     return sorted(scores, key=lambda i: -scores[i])
 
 
+def one_piece(mask: np.ndarray) -> bool:
+    """True when bool ``mask`` is one 8-connected piece (or empty)."""
+    return cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] <= 2
+
+
 def prefer_whole(low_res: np.ndarray, scores: dict[int, float], pool: list[int], delta: float | None) -> int:
-    """Of ``pool`` (output indices, best first), the one with the largest mask among those scoring
-    within ``delta`` of ``pool[0]`` (the first of equal ones; ``pool[0]`` when ``delta`` is None).
+    """Of ``pool`` (output indices, best first), the one with the largest mask among ``pool[0]`` and
+    the one-piece masks scoring within ``delta`` of it (the first of equal ones; ``pool[0]`` when
+    ``delta`` is None).
 
     SAM's multi-mask tokens answer one click with a part, a larger part and the whole; when their
     scores are that close the click does not tell them apart and the whole object is taken (on the
-    tune split: a 48-cell blob scoring 0.862 against the whole object's 0.815)."""
+    tune split: a 48-cell blob scoring 0.862 against the whole object's 0.815). A larger mask in
+    several pieces is the clicked object plus another one (two shapes on a plain background, the GUI
+    tests' scene), not a whole: it is not preferred (on the tune split this changed nothing)."""
     if delta is None:
         return pool[0]
-    near = [i for i in pool if scores[i] >= scores[pool[0]] - delta]
+    near = [pool[0]] + [i for i in pool[1:] if scores[i] >= scores[pool[0]] - delta and one_piece(low_res[i] > 0)]
     areas = [np.count_nonzero(low_res[i] > 0) for i in near]
     return near[int(np.argmax(areas))]
 

@@ -54,6 +54,9 @@ def test_a_first_click_takes_the_whole_object_when_the_scores_are_close():
     iou[3] = 0.8  # the whole object scores 0.08 below it: the blob
     assert choose_mask(low, iou, 2, None, click) == 1
     assert choose_mask(low, iou, 2, None, (128 + 50, 128, 1)) == 3  # the blob misses the click
+    iou[3] = 0.86
+    low[3] = np.maximum(_disc(6, 0.25), np.roll(_disc(30, 2), 80, axis=1))  # larger, but two objects
+    assert choose_mask(low, iou, 2, None, click) == 1
 
 
 def test_follow_up_uses_the_single_mask_output_unless_it_is_unstable():
