@@ -15,6 +15,7 @@ from segtool.core.masks import mask_iou
 from segtool.engines import sam_zoom
 from segtool.engines.base import Prompt
 from segtool.engines.sam_interactive import (
+    FEED_CLAMP,
     InteractiveOptions,
     choose_mask,
     keep_far_foreground,
@@ -37,8 +38,25 @@ def test_ambiguous_prompt_ranks_by_predicted_iou_times_stability():
     low = np.stack([_disc(40, 2), _disc(60, 40), _disc(30, 2), _disc(90, 2)])  # token 1 is mush
     iou = np.array([0.9, 0.99, 0.90, 0.85], np.float32)
     assert stability(low[1], 1.0) < 0.9 < stability(low[2], 1.0)
-    assert rank_multimask(low, iou)[0] == 2 and choose_mask(low, iou, n_sparse=2) == 2
+    best_scored = InteractiveOptions(first_near_best=None)  # 3 scores within 0.05 of 2 and is larger
+    assert rank_multimask(low, iou)[0] == 2 and choose_mask(low, iou, n_sparse=2, options=best_scored) == 2
     assert rank_multimask(low, iou, by_stability=False)[0] == 1  # SAM's own rule would take the mush
+
+
+def test_a_first_click_takes_the_whole_object_when_the_scores_are_close():
+    low = np.stack([_disc(40, 2), _disc(6, 0.25), _disc(25, 30), _disc(60, 2)])  # 1: a blob, 3: the whole
+    iou = np.array([0.9, 0.9, 0.9, 0.86], np.float32)
+    click = (128, 128, 1)
+    assert min(stability(low[1], 1.0), stability(low[3], 1.0)) > 0.96 > 0.6 > stability(low[2], 1.0)
+    assert rank_multimask(low, iou)[0] == 1  # the blob scores best (0.87 against 0.84) ...
+    assert choose_mask(low, iou, 2, None, click) == 3  # ... but within 0.05 of the whole object
+    assert choose_mask(low, iou, 2, InteractiveOptions(first_near_best=None), click) == 1
+    iou[3] = 0.8  # the whole object scores 0.08 below it: the blob
+    assert choose_mask(low, iou, 2, None, click) == 1
+    assert choose_mask(low, iou, 2, None, (128 + 50, 128, 1)) == 3  # the blob misses the click
+    iou[3] = 0.86
+    low[3] = np.maximum(_disc(6, 0.25), np.roll(_disc(30, 2), 80, axis=1))  # larger, but two objects
+    assert choose_mask(low, iou, 2, None, click) == 1
 
 
 def test_follow_up_uses_the_single_mask_output_unless_it_is_unstable():
@@ -144,6 +162,34 @@ def test_zoom_in_encodes_in_the_background_and_later_clicks_use_the_crop(sheep):
     key_hits = engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"]
     engine.prepare(sample.image[y0:y1, x0:x1])  # the crop embedding is in the embedding cache
     assert engine.cache.stats["ram_hits"] + engine.cache.stats["disk_hits"] == key_hits + 1
+
+
+def test_the_previous_logits_are_fed_back_clipped_and_kept_whole(sheep):
+    """The decoder's mask_input is the previous output clipped to +-FEED_CLAMP; the state keeps it whole."""
+    engine, ctx, sample = sheep
+    seen = []
+    spy = copy.copy(engine)
+
+    def decode_points(context, coords, labels, mask_input):
+        seen.append(None if mask_input is None else np.array(mask_input))
+        return engine.decode_points(context, coords, labels, mask_input)
+
+    spy.decode_points = decode_points
+    click = next_click(np.zeros_like(sample.gt), sample.gt, sample.ignore)
+    prompt = Prompt(points=[[click.x, click.y]], labels=[1])
+    first = spy.predict(ctx, prompt)[0]
+    assert seen == [None] and np.abs(first.low_res_logits).max() > 2 * FEED_CLAMP
+    click2 = next_click(first.mask, sample.gt, sample.ignore)
+    follow = dataclasses.replace(prompt.with_click(click2.x, click2.y, int(click2.positive)),
+                                 mask_logits=first.low_res_logits, state=first.state)
+    second = spy.predict(ctx, follow)[0]
+    assert np.array_equal(seen[-1], np.clip(first.low_res_logits, -FEED_CLAMP, FEED_CLAMP))
+    assert mask_iou(second.mask, sample.gt, sample.ignore) > 0.9
+    assert np.abs(second.state.low_res).max() > 2 * FEED_CLAMP  # what the next click continues from
+    unclipped = copy.copy(spy)
+    unclipped.interactive = InteractiveOptions(feed_clamp=None)
+    unclipped.predict(ctx, follow)
+    assert np.array_equal(seen[-1], first.low_res_logits)
 
 
 def test_an_object_started_with_a_box_zooms_in_by_default_a_click_does_not(sheep):
