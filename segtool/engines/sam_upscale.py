@@ -33,7 +33,7 @@ INPUT_SIZE = 1024
 #: Without the compiled kernels, images of at most this many pixels take SAM's own two resizes (a cost
 #: bounded by this size); larger ones the per-cell path, whose cost follows the object's outline. With the
 #: kernels the per-cell path is the faster one down to images as large as the model input (long side
-#: :data:`INPUT_SIZE`): 0.7-3.2 ms against 1.3-6.3 ms for the resizes at 0.8-1 MP (2-core VM). Only
+#: :data:`INPUT_SIZE`): 0.7-3.5 ms against 1.3-6.5 ms for the resizes at 0.8-1 MP (2-core VM). Only
 #: images that the second step shrinks (cells finer than pixels) keep the resizes.
 SMALL_IMAGE = 1 << 20
 

@@ -78,7 +78,7 @@ def mask_outline_path(crop: np.ndarray, x0: float, y0: float, scale: tuple[float
     :class:`MaskOverlayItem`). Contours run along pixel edges: cv2 traces pixel centres, so the path is
     traced on a 2x upsampled crop and scaled back, which lands on pixel edges. ``tolerance > 0`` (crop
     pixels) replaces each staircase by a polygon within that distance of it (``cv2.approxPolyDP``): a
-    reduced level's outline has a tenth of the vertices then, which Qt strokes several times faster.
+    reduced level's outline has a third of the vertices then (1862 -> 617 on a 24 MP candidate at 1/4).
     """
     up = cv2.resize(crop.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     up = cv2.copyMakeBorder(up, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
