@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from segtool.engines import sam_common as sc
 from segtool.engines import sam_upscale as su
 from segtool.engines.base import Prompt
+from segtool.engines.sam_interactive import InteractiveOptions
 from segtool.engines.sam_onnx import SamOnnxEngine
 
 from conftest import TEST_DEVICE, shared_path
@@ -99,7 +102,9 @@ def test_candidate_equals_the_exported_graphs_full_resolution_mask(engine, size)
     cv2.circle(image, (w // 2, h // 2), h // 4, (230, 40, 40), -1)
     ctx = engine.prepare(image)
     prompt = Prompt(points=[[w / 2, h / 2]], labels=[1])
-    cand = engine.predict(ctx, prompt)[0]
+    raw = copy.copy(engine)  # SAM's own choice of output, as the graph makes it (the upscale is shared)
+    raw.interactive = InteractiveOptions(raw=True)
+    cand = raw.predict(ctx, prompt)[0]
     assert cand.image_size == size and cand.crop.shape[0] < h and cand.crop.shape[1] < w
     coords, labels = sc.encode_prompt_points(prompt, size)
     feeds = {"image_embeddings": ctx.embedding, "point_coords": coords, "point_labels": labels,
