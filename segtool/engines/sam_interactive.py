@@ -223,15 +223,12 @@ def prefer_whole(low_res: np.ndarray, scores: dict[int, float], pool: list[int],
     tests' scene), not a whole: it is not preferred (on the tune split this changed nothing). Nor is
     a mask covering ``fraction`` or more of the image's ``valid`` ``(h, w)`` low-res cells: that is
     the background or the whole image (a disc on a textured 12 MP photo: the image scored 0.971
-    against the disc's 0.998), the same test as the negative-click reach's (:func:`_is_object`)."""
+    against the disc's 0.998): :func:`covers_under`, the negative-click reach's test too."""
     if delta is None:
         return pool[0]
 
     def whole(i: int) -> bool:
-        mask = low_res[i] > 0
-        if valid is not None and np.count_nonzero(mask[:valid[0], :valid[1]]) >= fraction * valid[0] * valid[1]:
-            return False
-        return one_piece(mask)
+        return (valid is None or covers_under(low_res[i], valid, fraction)) and one_piece(low_res[i] > 0)
 
     near = [pool[0]] + [i for i in pool[1:] if scores[i] >= scores[pool[0]] - delta and whole(i)]
     areas = [np.count_nonzero(low_res[i] > 0) for i in near]
@@ -319,11 +316,17 @@ def keep_far_foreground(previous: np.ndarray, logits: np.ndarray, x: int, y: int
     return out
 
 
-def _is_object(logits: np.ndarray, context: sc.SamContext, fraction: float = OBJECT_FRACTION) -> bool:
-    """True when the mask of low-res ``logits`` covers under ``fraction`` of the image: an object to protect
-    from a negative click, not a mask of the background (a first click can give one)."""
-    h, w = valid_shape(context.input_size)
+def covers_under(logits: np.ndarray, valid: tuple[int, int], fraction: float = OBJECT_FRACTION) -> bool:
+    """True when the mask of low-res ``logits`` covers under ``fraction`` of the image's ``valid`` ``(h, w)``
+    low-res cells (the rest is padding): an object, not the background or the whole image."""
+    h, w = valid
     return np.count_nonzero(logits[:h, :w] > 0) < fraction * h * w
+
+
+def _is_object(logits: np.ndarray, context: sc.SamContext, fraction: float = OBJECT_FRACTION) -> bool:
+    """:func:`covers_under` for the image of ``context``: an object to protect from a negative click, not a
+    mask of the background (a first click can give one)."""
+    return covers_under(logits, valid_shape(context.input_size), fraction)
 
 
 def zooming(options: InteractiveOptions, prompt: Prompt) -> bool:
