@@ -16,6 +16,7 @@ from segtool.gui.sam_models import create_sam, resolve_sam_model
 
 __all__ = ["create_sam", "ensure_demo_project", "install_translator", "resolve_sam_model", "run_gui"]
 
+
 def ensure_demo_project() -> Path:
     """Generate the sample images (once) and their project; the first sample is pre-annotated.
 

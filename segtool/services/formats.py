@@ -74,6 +74,8 @@ class ExportReport:
             text += (f"; {self.void_skipped} void region(s) left out (this format has no void; VOC, semantic-masks "
                      "and labelme keep them)")
         return text
+
+
 @dataclass
 class ImportReport:
     """What an import added (and skipped as already present)."""

@@ -25,8 +25,6 @@ Y, N = Qt.Key.Key_Y, Qt.Key.Key_N
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
     folder = tmp_path / "photos"

@@ -29,6 +29,7 @@ class MaskCrop(Protocol):
     offset: tuple[int, int]
     image_size: tuple[int, int]
 
+
 BBox = tuple[int, int, int, int]
 
 
