@@ -205,6 +205,25 @@ def test_tab_cycles_candidates_whatever_widget_has_the_focus(qtbot, window):
     assert win.options_panel.multimask.isEnabled()
 
 
+def test_the_status_bar_says_which_alternative_is_shown_and_that_tab_shows_the_next(qtbot, window):
+    win = window
+    win.set_sam(SamChoice(ThreeDiscs(), "three discs", "cpu"))
+    qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=10000)
+    key(win, Qt.Key.Key_S)
+    click(win.canvas, 200, 150)
+    qtbot.waitUntil(lambda: "mask 1 of 3" in win.status.currentMessage(), timeout=10000)
+    assert "Tab" in win.status.currentMessage()
+    key(win, Qt.Key.Key_Tab)
+    assert "mask 2 of 3" in win.status.currentMessage()
+    key(win, Qt.Key.Key_Tab)
+    key(win, Qt.Key.Key_Tab)
+    assert "mask 1 of 3" in win.status.currentMessage()  # round again
+    click(win.canvas, 260, 150)  # a follow-up click: one candidate, and the count is gone
+    qtbot.waitUntil(lambda: win.canvas.tool().candidates and not win.canvas.tool().pending, timeout=10000)
+    assert len(win.canvas.tool().candidates) == 1
+    assert " of " not in win.status.currentMessage()
+
+
 class OneDisc(ThreeDiscs):
     """A single-mask model (as some SAM exports are): one disc whatever ``multimask`` says."""
 

@@ -171,6 +171,8 @@ class PromptTool(Tool):
         #: (prompt before the step, marks on the scene before it), one per click/box/scribble
         self._steps: list[tuple[Prompt, int]] = []
         self._step_start: tuple[Prompt, int] | None = None
+        #: the status bar shows "mask i of n" (cleared when a single candidate replaces them)
+        self._said_alternatives = False
 
     def deactivate(self) -> None:
         self.discard()
@@ -278,7 +280,17 @@ class PromptTool(Tool):
         return self.candidates[self.index] if self.candidates else None
 
     def show_current(self) -> None:
+        """Show the current candidate; with alternatives, the status bar says which one it is and that
+        Tab shows the next (a first SAM click has three: part, larger part, whole)."""
         self.canvas.set_candidate(self.current())
+        if len(self.candidates) > 1:
+            self.canvas.status_message.emit(QCoreApplication.translate(
+                "Tool", "mask {0} of {1}: Tab shows the next, Enter accepts").format(
+                    self.index + 1, len(self.candidates)))
+            self._said_alternatives = True
+        elif self._said_alternatives:  # a follow-up's single mask: the count no longer holds
+            self.canvas.status_message.emit("")
+            self._said_alternatives = False
 
     def key(self, key: int, modifiers: Qt.KeyboardModifier) -> bool:
         if key == Qt.Key.Key_Tab:
