@@ -71,7 +71,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("discard", QT_TRANSLATE_NOOP("MainWindow", "Discard candidate"), ("Esc",),
              QT_TRANSLATE_NOOP("MainWindow", "discard the candidate"), "Candidate"),
     Shortcut("next_candidate", QT_TRANSLATE_NOOP("MainWindow", "Next candidate"), ("Tab",),
-             QT_TRANSLATE_NOOP("MainWindow", "next SAM candidate (multi-mask models), wherever the focus is"),
+             QT_TRANSLATE_NOOP("MainWindow", "next SAM candidate (multi-mask models), wherever the focus is; "
+                                             'the status bar says which one is shown ("mask 2 of 3")'),
              "Candidate"),
     Shortcut("fit", QT_TRANSLATE_NOOP("MainWindow", "Fit to window"), ("F", "Ctrl+0"),
              QT_TRANSLATE_NOOP("MainWindow", "show the whole image; it stays fitted while the window resizes, "
