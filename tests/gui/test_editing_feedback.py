@@ -222,6 +222,15 @@ def test_the_status_bar_says_which_alternative_is_shown_and_that_tab_shows_the_n
     qtbot.waitUntil(lambda: win.canvas.tool().candidates and not win.canvas.tool().pending, timeout=10000)
     assert len(win.canvas.tool().candidates) == 1
     assert " of " not in win.status.currentMessage()
+    key(win, Qt.Key.Key_Escape)
+    click(win.canvas, 300, 250)  # a new object's alternatives, then discarded: the count goes with them
+    qtbot.waitUntil(lambda: "mask 1 of 3" in win.status.currentMessage(), timeout=10000)
+    key(win, Qt.Key.Key_Escape)
+    assert " of " not in win.status.currentMessage()
+    click(win.canvas, 300, 250)
+    qtbot.waitUntil(lambda: "mask 1 of 3" in win.status.currentMessage(), timeout=10000)
+    key(win, Qt.Key.Key_Return)  # accepted (the class is picked on this image): the count goes too
+    assert _stored(win) == 1 and " of " not in win.status.currentMessage()
 
 
 class OneDisc(ThreeDiscs):

@@ -288,7 +288,12 @@ class PromptTool(Tool):
                 "Tool", "mask {0} of {1}: Tab shows the next, Enter accepts").format(
                     self.index + 1, len(self.candidates)))
             self._said_alternatives = True
-        elif self._said_alternatives:  # a follow-up's single mask: the count no longer holds
+        else:  # a follow-up's single mask: the count no longer holds
+            self._unsay_alternatives()
+
+    def _unsay_alternatives(self) -> None:
+        """Clear the status bar's "mask i of n" if this tool put it there."""
+        if self._said_alternatives:
             self.canvas.status_message.emit("")
             self._said_alternatives = False
 
@@ -304,6 +309,7 @@ class PromptTool(Tool):
             return True
         if key == Qt.Key.Key_Escape:
             had = self.has_pending()
+            self._unsay_alternatives()
             self.discard()
             return had
         return False
@@ -314,6 +320,7 @@ class PromptTool(Tool):
         cand = self.current()
         if cand is None:
             return None
+        self._unsay_alternatives()  # before the class picker, whose choice the status bar then shows
         if self.target_id is not None and self.session.instance(self.target_id) is not None:
             return self._commit(cand)
         return self.canvas.with_class(lambda: self._commit(cand) if self.current() is cand else None)
@@ -338,6 +345,7 @@ class PromptTool(Tool):
         self.index = 0
         self.pending = False
         self._steps, self._step_start = [], None
+        self._said_alternatives = False  # the status line is left as it is (see accept and key)
         self.clear_marks()
         self.canvas.set_candidate(None)
 
