@@ -310,14 +310,13 @@ def overlay_from_crop(crop: np.ndarray, offset: tuple[int, int], color: tuple[in
     if crop.size == 0:
         return None
     if crop[0].any() and crop[-1].any() and crop[:, 0].any() and crop[:, -1].any():  # tight already (SAM's)
-        x0, y0 = int(offset[0]), int(offset[1])
-        tight = np.ascontiguousarray(crop, bool)
-        return MaskOverlayItem(tight, (x0, y0, x0 + crop.shape[1], y0 + crop.shape[0]), color, **kw)
-    rows = np.flatnonzero(crop.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(crop.any(axis=0))
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        r0, r1, c0, c1 = 0, crop.shape[0], 0, crop.shape[1]
+    else:
+        rows = np.flatnonzero(crop.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(crop.any(axis=0))
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     x0, y0 = int(offset[0]) + c0, int(offset[1]) + r0
-    tight = np.ascontiguousarray(crop[r0:r1, c0:c1])
+    tight = np.ascontiguousarray(crop[r0:r1, c0:c1], bool)
     return MaskOverlayItem(tight, (x0, y0, x0 + (c1 - c0), y0 + (r1 - r0)), color, **kw)
