@@ -187,12 +187,17 @@ class ThreeDiscs:
         return [Candidate(mask=(xx - x) ** 2 + (yy - y) ** 2 <= r * r, score=1.0 - r / 100) for r in radii]
 
 
-def test_tab_cycles_candidates_whatever_widget_has_the_focus(qtbot, window):
-    win = window
-    win.set_sam(SamChoice(ThreeDiscs(), "three discs", "cpu"))
+def _sam_click(qtbot, win, engine, label: str) -> None:
+    """``engine`` as the window's SAM model (named ``label``), the SAM click tool (S), a click at (200, 150)."""
+    win.set_sam(SamChoice(engine, label, "cpu"))
     qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=10000)
     key(win, Qt.Key.Key_S)
     click(win.canvas, 200, 150)
+
+
+def test_tab_cycles_candidates_whatever_widget_has_the_focus(qtbot, window):
+    win = window
+    _sam_click(qtbot, win, ThreeDiscs(), "three discs")
     qtbot.waitUntil(lambda: win.canvas.candidate_item() is not None, timeout=10000)
     widths = [win.canvas.candidate_item().bbox[2] - win.canvas.candidate_item().bbox[0]]
     for widget in (win.images_panel.filter_edit, win.instances_panel.tree, win.options_panel.brush):
@@ -207,10 +212,7 @@ def test_tab_cycles_candidates_whatever_widget_has_the_focus(qtbot, window):
 
 def test_the_status_bar_says_which_alternative_is_shown_and_that_tab_shows_the_next(qtbot, window):
     win = window
-    win.set_sam(SamChoice(ThreeDiscs(), "three discs", "cpu"))
-    qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=10000)
-    key(win, Qt.Key.Key_S)
-    click(win.canvas, 200, 150)
+    _sam_click(qtbot, win, ThreeDiscs(), "three discs")
     qtbot.waitUntil(lambda: "mask 1 of 3" in win.status.currentMessage(), timeout=10000)
     assert "Tab" in win.status.currentMessage()
     key(win, Qt.Key.Key_Tab)
@@ -242,10 +244,7 @@ class OneDisc(ThreeDiscs):
 
 def test_a_single_mask_model_says_so_and_disables_the_multimask_option(qtbot, window):
     win = window
-    win.set_sam(SamChoice(OneDisc(), "one disc", "cpu"))
-    qtbot.waitUntil(lambda: win.session.sam_state == "ready", timeout=10000)
-    key(win, Qt.Key.Key_S)
-    click(win.canvas, 200, 150)
+    _sam_click(qtbot, win, OneDisc(), "one disc")
     qtbot.waitUntil(lambda: win.session.sam_outputs == 1, timeout=10000)
     assert not win.options_panel.multimask.isEnabled()
     assert "single mask" in win.options_panel.multimask.toolTip()
